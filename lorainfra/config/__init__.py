@@ -1,0 +1,1 @@
+"""Config: loading, validating and modelling a lorainfra config folder."""

@@ -1,0 +1,97 @@
+"""Error tree: every failure lorainfra reports, with source spans where a config file is to blame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A position in a config file (1-based line and column)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col or 1}"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem found in the config: where, what, and what to do about it."""
+
+    span: Span
+    message: str
+    hint: str = ""
+
+    def render(self) -> str:
+        text = f"{self.span}: error: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class LorainfraError(Exception):
+    """Base of every error lorainfra reports to a user (one clear message, exit 1)."""
+
+    exit_code = 1
+
+
+class ConfigError(LorainfraError):
+    """The config folder is invalid; holds every diagnostic found, sorted by position."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
+        self.diagnostics = tuple(sorted(diagnostics))
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+
+@dataclass
+class ApiError(LorainfraError):
+    """The Fireworks API (or the emulator) answered with an error status."""
+
+    status: int
+    code: int = 0
+    message: str = ""
+    method: str = ""
+    path: str = ""
+    details: list[object] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        return f"{where}HTTP {self.status}: {self.message or 'no message'}"
+
+
+class TransportError(LorainfraError):
+    """The API could not be reached (connection refused, timeout...)."""
+
+
+class OperationError(LorainfraError):
+    """An operation on one resource failed; names the address and the operation."""
+
+    def __init__(self, address: str, operation: str, reason: str) -> None:
+        self.address = address
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"{address}: {operation} failed: {reason}")
+
+
+class StateError(LorainfraError):
+    """The state store is unreadable, of another lineage, or was changed by another writer."""
+
+
+class LockError(StateError):
+    """The state lock is held by someone else."""
+
+
+class StalePlanError(LorainfraError):
+    """A saved plan no longer matches the state, the config or the live objects."""
+
+
+class SettingsError(LorainfraError):
+    """Missing or invalid settings (API key, account, endpoint)."""

@@ -1,0 +1,54 @@
+"""Dependency graph: a networkx DAG of addresses, dependency before dependent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import networkx as nx
+
+from lorainfra.addresses import Address
+from lorainfra.errors import Diagnostic, Span
+
+
+def build_graph(dependencies: Mapping[Address, Iterable[Address]]) -> nx.DiGraph:
+    """A DiGraph with an edge dependency -> dependent for every declared dependency.
+
+    Dependencies on addresses that are not keys of ``dependencies`` are kept as nodes too (the
+    caller decides whether a dangling reference is an error).
+    """
+    graph: nx.DiGraph = nx.DiGraph()
+    for address in sorted(dependencies):
+        graph.add_node(address)
+    for address in sorted(dependencies):
+        for dep in sorted(set(dependencies[address])):
+            graph.add_edge(dep, address)
+    return graph
+
+
+def cycle_diagnostics(graph: nx.DiGraph, spans: Mapping[Address, Span]) -> list[Diagnostic]:
+    """One diagnostic per member of each dependency cycle, naming the whole cycle."""
+    diagnostics: list[Diagnostic] = []
+    for component in nx.strongly_connected_components(graph):
+        members = sorted(component)
+        if len(members) == 1 and not graph.has_edge(members[0], members[0]):
+            continue
+        try:
+            edges = nx.find_cycle(graph.subgraph(members))
+            ring = [str(edge[0]) for edge in edges] + [str(edges[0][0])]
+        except nx.NetworkXNoCycle:  # pragma: no cover - a strongly connected component has a cycle
+            ring = [str(m) for m in members]
+        where = ", ".join(f"{m} ({spans.get(m, Span('?'))})" for m in members)
+        for member in members:
+            diagnostics.append(
+                Diagnostic(
+                    spans.get(member, Span("?")),
+                    f"dependency cycle: {' -> '.join(ring)}",
+                    f"break the cycle by removing one depends_on; members: {where}",
+                )
+            )
+    return diagnostics
+
+
+def topological_order(graph: nx.DiGraph) -> list[Address]:
+    """Dependencies first; ties broken by address so the order is deterministic."""
+    return list(nx.lexicographical_topological_sort(graph))
