@@ -1,0 +1,150 @@
+"""Diff: desired resources vs live objects and state, giving one Change per address (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from lorainfra.addresses import Address
+from lorainfra.attributes import ATTRIBUTES, AttributeSpec
+from lorainfra.config.model import Resource
+from lorainfra.graph import build_graph, topological_order
+from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem
+from lorainfra.providers.base import FAILED, GONE_STATES, Observed, RemoteObject
+from lorainfra.state.model import State
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_norm(v) for v in value)
+    if isinstance(value, Mapping):
+        return {str(k): _norm(v) for k, v in value.items()}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def values_equal(spec: AttributeSpec, desired: Any, live: Any) -> bool:
+    """Whether a live value satisfies a desired one (shape names match by prefix: the server pins a version)."""
+    if spec.prefix_match and isinstance(desired, str) and isinstance(live, str):
+        return desired == "default" or live == desired or live.startswith(desired + "/")
+    return bool(_norm(desired) == _norm(live))
+
+
+def attribute_changes(
+    kind: str, desired: Mapping[str, Any], live: Mapping[str, Any], ignore: Iterable[str] = ()
+) -> tuple[AttributeChange, ...]:
+    """Attributes whose desired value differs from the live one; unset desired attributes never diff."""
+    ignored = set(ignore)
+    changes = []
+    for spec in ATTRIBUTES[kind]:
+        if spec.name not in desired or spec.name in ignored:
+            continue
+        want = desired[spec.name]
+        have = live.get(spec.name, spec.default)
+        if not values_equal(spec, want, have):
+            changes.append(AttributeChange(spec.name, have, want, spec.forces_replacement))
+    return tuple(changes)
+
+
+def remote_name_for(
+    resource: Resource, state: State, observed: Observed, deployment_name: Callable[[str], str]
+) -> str:
+    """The live object this desired resource is (or would be)."""
+    managed = state.resources.get(str(resource.address))
+    if managed is not None:
+        return managed.remote_name
+    if resource.kind == "deployment":
+        return deployment_name(resource.name)
+    a = resource.attributes
+    found = observed.find_lora(str(a.get("model")), str(a.get("deployment", "")), bool(a.get("serverless")))
+    return found.name if found else ""
+
+
+def _alive(obj: RemoteObject | None) -> bool:
+    return obj is not None and obj.state not in GONE_STATES
+
+
+def diff(
+    desired: Mapping[Address, Resource],
+    state: State,
+    observed: Observed,
+    deployment_name: Callable[[str], str],
+    *,
+    replace: Iterable[str] = (),
+    destroy: bool = False,
+) -> tuple[Change, ...]:
+    """One Change per address known to the config or the state, sorted by address."""
+    forced = set(replace)
+    wanted = {} if destroy else desired
+    changes: dict[str, Change] = {}
+    graph = build_graph({addr: res.depends_on for addr, res in wanted.items()})
+    for address in topological_order(graph):
+        resource = wanted.get(address)
+        if resource is None:
+            continue
+        key = str(address)
+        name = remote_name_for(resource, state, observed, deployment_name)
+        live = observed.get(name) if name else None
+        deps = tuple(str(d) for d in resource.depends_on)
+        after = dict(resource.attributes)
+        if not _alive(live):
+            reason = "vanished from the account" if key in state.resources else ""
+            changes[key] = Change(key, resource.kind, Action.CREATE, after=after, depends_on=deps, reason=reason)
+            continue
+        assert live is not None
+        attrs = attribute_changes(resource.kind, resource.attributes, live.attributes, resource.lifecycle.ignore_changes)
+        action, reason = Action.NOOP, ""
+        if attrs:
+            action = Action.REPLACE if any(a.forces_replacement for a in attrs) else Action.UPDATE
+        if live.state == FAILED:
+            action, reason = Action.REPLACE, f"live object is FAILED{': ' + live.status_message if live.status_message else ''}"
+        replaced_deps = [d for d in deps if d in changes and changes[d].action is Action.REPLACE]
+        if replaced_deps and action is not Action.REPLACE:
+            action, reason = Action.REPLACE, f"{replaced_deps[0]} is replaced"
+        if key in forced:
+            action, reason = Action.REPLACE, "replacement requested with --replace"
+        if key not in state.resources and action is Action.NOOP:
+            reason = "exists live but not in state: apply adopts it"
+            action = Action.CREATE
+        changes[key] = Change(
+            key, resource.kind, action, attrs, before=dict(live.attributes), after=after,
+            remote_name=live.name, depends_on=deps, reason=reason,
+        )
+    for key, managed in state.resources.items():
+        if key in changes or Address.parse(key) in wanted:
+            continue
+        live = observed.get(managed.remote_name)
+        changes[key] = Change(
+            key, managed.kind, Action.DELETE,
+            before=dict(live.attributes) if live else None,
+            remote_name=managed.remote_name,
+            depends_on=managed.dependencies,
+            reason="" if _alive(live) else "already gone: only forgotten",
+        )
+    return tuple(changes[k] for k in sorted(changes))
+
+
+def drift(
+    state: State, observed: Observed, ignore: Mapping[str, Iterable[str]] | None = None
+) -> tuple[DriftItem, ...]:
+    """Changes made outside lorainfra: live vs last applied (never vs unapplied config)."""
+    items: list[DriftItem] = []
+    for key, managed in sorted(state.resources.items()):
+        live = observed.get(managed.remote_name)
+        if not _alive(live):
+            items.append(DriftItem(key, "vanished", expected=managed.remote_name))
+            continue
+        assert live is not None
+        ignored = set((ignore or {}).get(key, ()))
+        for change in attribute_changes(managed.kind, managed.attributes, live.attributes, ignored):
+            items.append(DriftItem(key, "changed", change.name, expected=change.after, live=change.before))
+    return tuple(items)
+
+
+def unmanaged(state: State, observed: Observed, desired_names: Iterable[str] = ()) -> tuple[str, ...]:
+    """Live objects that no state entry and no desired resource refers to (listed, never touched)."""
+    known = {r.remote_name for r in state.resources.values()} | set(desired_names)
+    return tuple(sorted(n for n, o in observed.objects.items() if n not in known and _alive(o)))

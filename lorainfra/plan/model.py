@@ -1,0 +1,102 @@
+"""Plan model: Action, AttributeChange, Change, DriftItem, Fingerprint and Plan (frozen values)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from lorainfra.config.model import frozen_mapping
+from lorainfra.errors import Diagnostic
+
+
+class Action(StrEnum):
+    """What apply does to one resource."""
+
+    NOOP = "no-op"
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+    @property
+    def symbol(self) -> str:
+        return {"no-op": " ", "create": "+", "update": "~", "replace": "-/+", "delete": "-"}[self.value]
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    """One attribute's before and after; ``forces_replacement`` when it cannot change in place."""
+
+    name: str
+    before: Any
+    after: Any
+    forces_replacement: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    """The planned action for one address."""
+
+    address: str
+    kind: str
+    action: Action
+    attributes: tuple[AttributeChange, ...] = ()
+    before: Mapping[str, Any] | None = None  # live attributes (None when nothing is live)
+    after: Mapping[str, Any] | None = None  # desired attributes (None for delete)
+    remote_name: str = ""  # live object, when there is one
+    depends_on: tuple[str, ...] = ()
+    reason: str = ""  # display only; never branched on
+
+    @property
+    def replace_paths(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attributes if a.forces_replacement)
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    """A change made outside lorainfra: an attribute edited, or the object gone."""
+
+    address: str
+    kind: str  # "changed" | "vanished"
+    attribute: str = ""
+    expected: Any = None
+    live: Any = None
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a plan was made from; a saved plan is stale once any of it changes."""
+
+    lineage: str = ""
+    serial: int = 0
+    config_digest: str = ""
+    observed_digest: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """All changes (sorted by address), the drift, and the unmanaged live objects."""
+
+    changes: tuple[Change, ...]
+    drift: tuple[DriftItem, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    fingerprint: Fingerprint = field(default_factory=Fingerprint)
+    errors: tuple[Diagnostic, ...] = ()
+    observed_digests: Mapping[str, str] = field(default_factory=frozen_mapping)
+    destroy: bool = False
+
+    @property
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actionable)
+
+    def counts(self) -> dict[str, int]:
+        add = sum(1 for c in self.changes if c.action in (Action.CREATE, Action.REPLACE))
+        change = sum(1 for c in self.changes if c.action is Action.UPDATE)
+        destroy = sum(1 for c in self.changes if c.action in (Action.DELETE, Action.REPLACE))
+        return {"add": add, "change": change, "destroy": destroy}

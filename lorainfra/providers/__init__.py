@@ -1,0 +1,1 @@
+"""Providers: adapters that read and change live resources (the Fireworks REST API)."""

@@ -1,0 +1,124 @@
+"""Provider protocol and the live-object values it returns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lorainfra.config.model import frozen_mapping
+
+# terminal states per kind
+DEPLOYMENT_READY = "READY"
+LORA_READY = "DEPLOYED"
+FAILED = "FAILED"
+GONE_STATES = frozenset({"DELETED", "DELETING"})
+
+
+def digest_of(value: Any) -> str:
+    """A short stable digest of a JSON-able value (sorted keys)."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """A live object as lorainfra sees it: managed attributes only (never secrets), plus its state."""
+
+    kind: str  # "deployment" | "lora"
+    name: str  # full resource name
+    state: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    status_message: str = ""
+    create_time: str = ""
+    update_time: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Digest of what a plan depends on: managed attributes and state."""
+        return digest_of({"a": dict(self.attributes), "s": self.state, "n": self.name})
+
+    @property
+    def short_id(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything refresh saw in the account, keyed by resource name."""
+
+    objects: Mapping[str, RemoteObject] = field(default_factory=frozen_mapping)
+    requests: int = 0
+
+    def get(self, name: str) -> RemoteObject | None:
+        return self.objects.get(name)
+
+    def find_lora(self, model: str, deployment: str, serverless: bool) -> RemoteObject | None:
+        """The loaded LoRA with this identity (model + deployment ID or serverless), if any."""
+        for obj in self.objects.values():
+            if obj.kind != "lora":
+                continue
+            a = obj.attributes
+            if a.get("model") == model and a.get("deployment", "") == deployment and bool(
+                a.get("serverless", False)
+            ) == bool(serverless):
+                return obj
+        return None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a plan needs to know about a model (base or LoRA) before loading it."""
+
+    name: str
+    kind: str = ""
+    state: str = ""
+    base_model: str = ""  # peftDetails.baseModel for LoRA addons
+    supports_lora: bool = False
+    supports_serverless: bool = False
+
+
+class Provider(Protocol):
+    """What the engine needs from a live account. Implemented by ``providers.fireworks``."""
+
+    account: str
+
+    def deployment_name(self, deployment_id: str) -> str:
+        """Full resource name of a deployment ID in this account."""
+        ...
+
+    async def refresh(self) -> Observed:
+        """Every deployment and loaded LoRA in the account, read with paged LIST calls."""
+        ...
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None:
+        """One live object, or None when it does not exist (404)."""
+        ...
+
+    async def find_lora(self, model: str, deployment: str, serverless: bool) -> RemoteObject | None:
+        """The live loaded LoRA with this identity, or None."""
+        ...
+
+    async def get_model(self, name: str) -> ModelInfo | None:
+        """A model's readiness and base, or None when it does not exist."""
+        ...
+
+    async def create(
+        self, kind: str, resource_id: str, attributes: Mapping[str, Any], *, validate_only: bool = False
+    ) -> RemoteObject:
+        """Create a deployment (ID chosen by us) or load a LoRA; a 409 raises ApiError(status=409)."""
+        ...
+
+    async def update(
+        self, kind: str, name: str, attributes: Mapping[str, Any], changed: tuple[str, ...]
+    ) -> RemoteObject:
+        """PATCH exactly the ``changed`` attributes (sent as updateMask)."""
+        ...
+
+    async def delete(self, kind: str, name: str) -> None:
+        """Delete a deployment / unload a LoRA; an object already gone counts as done."""
+        ...
+
+    async def aclose(self) -> None: ...
