@@ -1,0 +1,1 @@
+"""Engine: refresh, plan, apply; sees only the Provider, StateBackend and EventSink protocols."""

@@ -1,0 +1,74 @@
+"""Events the engine emits while it works (the CLI renders them; the engine never prints)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RefreshDone:
+    objects: int
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class OperationStarted:
+    address: str
+    operation: str  # "create" | "update" | "delete" | "adopt"
+
+
+@dataclass(frozen=True)
+class OperationProgress:
+    address: str
+    operation: str
+    state: str
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class OperationFinished:
+    address: str
+    operation: str
+    ok: bool
+    elapsed: float
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class OperationSkipped:
+    address: str
+    operation: str
+    because: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the user should know that is not an operation (adopted pending create...)."""
+
+    message: str
+
+
+Event = RefreshDone | OperationStarted | OperationProgress | OperationFinished | OperationSkipped | Note
+
+
+class EventSink(Protocol):
+    def emit(self, event: Event) -> None: ...
+
+
+class NullSink:
+    """Discards every event."""
+
+    def emit(self, event: Event) -> None:
+        return None
+
+
+class ListSink:
+    """Keeps every event (tests, JSON output)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)

@@ -1,0 +1,206 @@
+"""Planner: refresh the account, resolve pending operations, diff, and check creates with the server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from lorainfra.addresses import Address
+from lorainfra.config.model import Config, Resource, frozen_mapping
+from lorainfra.engine.events import EventSink, Note, RefreshDone
+from lorainfra.errors import ApiError, Diagnostic, LorainfraError
+from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
+from lorainfra.plan.model import Action, Change, Fingerprint, Plan
+from lorainfra.providers.base import GONE_STATES, Observed, Provider, RemoteObject, digest_of
+from lorainfra.state.model import ResourceState, State
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What to plan: everything, a destroy, forced replacements, or only some targets."""
+
+    destroy: bool = False
+    replace: frozenset[str] = frozenset()
+    targets: frozenset[str] = frozenset()
+    check_remote: bool = True  # validateOnly creates and model checks
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan with the state and observation it was computed from."""
+
+    plan: Plan
+    state: State  # with pending operations resolved (not yet written)
+    observed: Observed
+    notes: tuple[str, ...] = field(default=())
+
+
+async def refresh(provider: Provider, sink: EventSink) -> Observed:
+    started = time.monotonic()
+    observed = await provider.refresh()
+    sink.emit(RefreshDone(len(observed.objects), observed.requests, time.monotonic() - started))
+    return observed
+
+
+def reconcile(state: State, observed: Observed) -> tuple[State, tuple[str, ...]]:
+    """Resolve pending creates left by an interrupted run: adopt what exists, forget what does not."""
+    notes: list[str] = []
+    for address, op in sorted(state.pending.items()):
+        found: RemoteObject | None = None
+        if op.kind == "deployment":
+            found = observed.get(str(op.identity.get("remote_name", "")))
+        else:
+            found = observed.find_lora(
+                str(op.identity.get("model", "")),
+                str(op.identity.get("deployment", "")),
+                bool(op.identity.get("serverless", False)),
+            )
+        state = state.without_pending(address)
+        if op.operation == "create" and found is not None and found.state not in GONE_STATES:
+            state = state.with_resource(
+                ResourceState(address, op.kind, found.name, op.attributes, op.dependencies, found.digest)
+            )
+            notes.append(f"{address}: an interrupted create had reached the account; adopted {found.name}")
+        elif op.operation == "create":
+            notes.append(f"{address}: an interrupted create never reached the account; it will be created")
+    return state, tuple(notes)
+
+
+def _with_dependencies(targets: Iterable[str], changes: dict[str, Change]) -> set[str]:
+    keep: set[str] = set()
+    stack = list(targets)
+    while stack:
+        address = stack.pop()
+        if address in keep:
+            continue
+        keep.add(address)
+        change = changes.get(address)
+        if change is not None:
+            stack.extend(change.depends_on)
+    return keep
+
+
+def fingerprint(config: Config, state: State, observed: Observed, names: Iterable[str]) -> tuple[Fingerprint, dict[str, str]]:
+    digests = {}
+    for name in sorted(set(n for n in names if n)):
+        obj = observed.get(name)
+        digests[name] = obj.digest if obj else "absent"
+    return (
+        Fingerprint(state.lineage, state.serial, config.digest, digest_of(digests)),
+        digests,
+    )
+
+
+async def _check_creates(config: Config, provider: Provider, changes: Iterable[Change]) -> list[Diagnostic]:
+    """Ask the server about every create before anything is applied (validateOnly, model readiness)."""
+    gate = asyncio.Semaphore(10)
+    diagnostics: list[Diagnostic] = []
+
+    async def check(change: Change) -> None:
+        resource = config.resources[Address.parse(change.address)]
+        async with gate:
+            try:
+                if change.kind == "deployment":
+                    await _check_deployment(provider, resource)
+                else:
+                    diagnostics.extend(await _check_lora(config, provider, resource))
+            except ApiError as exc:
+                if exc.status == 409:
+                    return
+                diagnostics.append(
+                    Diagnostic(resource.span, f"Fireworks rejects {change.address}: {exc.message}",
+                               "fix the resource so the server accepts it")
+                )
+
+    await asyncio.gather(*(check(c) for c in changes if c.action in (Action.CREATE, Action.REPLACE)))
+    return diagnostics
+
+
+async def _check_deployment(provider: Provider, resource: Resource) -> None:
+    await provider.create("deployment", resource.name, resource.attributes, validate_only=True)
+
+
+async def _check_lora(config: Config, provider: Provider, resource: Resource) -> list[Diagnostic]:
+    a = resource.attributes
+    model_name = str(a.get("model", ""))
+    span = resource.attribute_spans.get("model", resource.span)
+    model = await provider.get_model(model_name)
+    if model is None:
+        return [Diagnostic(span, f"model {model_name} does not exist in the account",
+                           "upload the LoRA first (firectl create model) or fix the name")]
+    if model.state and model.state != "READY":
+        return [Diagnostic(span, f"model {model_name} is {model.state}, not READY",
+                           "finish the upload (validateUpload) before loading it")]
+    problems: list[Diagnostic] = []
+    dep_id = str(a.get("deployment") or "")
+    if dep_id:
+        dep = config.resources.get(Address("deployment", dep_id))
+        dep_base = str(dep.attributes.get("base_model", "")) if dep else ""
+        if dep and model.base_model and dep_base and model.base_model != dep_base:
+            problems.append(Diagnostic(
+                span,
+                f"LoRA {model_name} is trained on {model.base_model} but deployment.{dep_id} serves {dep_base}",
+                f"load it on a deployment of {model.base_model}, or change deployment.{dep_id}'s base_model",
+            ))
+    elif a.get("serverless") and model.base_model:
+        base = await provider.get_model(model.base_model)
+        if base is not None and not base.supports_serverless:
+            problems.append(Diagnostic(
+                resource.attribute_spans.get("serverless", span),
+                f"base model {model.base_model} of {model_name} does not support serverless LoRA",
+                "attach the LoRA to a deployment with addons: true instead",
+            ))
+    return problems
+
+
+async def make_plan(
+    config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions()
+) -> Planned:
+    observed = await refresh(provider, sink)
+    state, notes = reconcile(state, observed)
+    for note in notes:
+        sink.emit(Note(note))
+    changes = diff(
+        config.resources, state, observed, provider.deployment_name,
+        replace=options.replace, destroy=options.destroy,
+    )
+    by_address = {c.address: c for c in changes}
+    if options.targets:
+        keep = _with_dependencies(options.targets, by_address)
+        # deletes of dependents of a targeted resource go too (they must go first)
+        keep |= {c.address for c in changes if c.action in (Action.DELETE, Action.REPLACE)
+                 and set(c.depends_on) & keep}
+        changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
+    errors: list[Diagnostic] = []
+    for change in changes:
+        if change.action in (Action.DELETE, Action.REPLACE):
+            resource = config.resources.get(Address.parse(change.address))
+            if resource is not None and resource.lifecycle.prevent_destroy:
+                errors.append(Diagnostic(
+                    resource.span,
+                    f"{change.address} has lifecycle.prevent_destroy set, but this plan would "
+                    f"{'destroy' if change.action is Action.DELETE else 'replace'} it",
+                    "remove prevent_destroy deliberately, or undo the change that forces it",
+                ))
+    if options.check_remote and not options.destroy:
+        try:
+            errors.extend(await _check_creates(config, provider, changes))
+        except LorainfraError as exc:
+            errors.append(Diagnostic(config.provider.span, f"could not check creates with the server: {exc}"))
+    desired_names = [remote_name_for(r, state, observed, provider.deployment_name) for r in config.resources.values()]
+    names = [r.remote_name for r in state.resources.values()] + desired_names
+    fp, digests = fingerprint(config, state, observed, names)
+    ignore = {str(a): r.lifecycle.ignore_changes for a, r in config.resources.items()}
+    plan = Plan(
+        changes=changes,
+        drift=drift(state, observed, ignore),
+        unmanaged=unmanaged(state, observed, desired_names),
+        fingerprint=fp,
+        errors=tuple(sorted(errors)),
+        observed_digests=frozen_mapping(digests),
+        destroy=options.destroy,
+    )
+    return Planned(plan, state, observed, notes)
+

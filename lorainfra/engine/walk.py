@@ -1,0 +1,81 @@
+"""Walk: run a DAG of async jobs, each once its dependencies succeeded, at most N at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+N = TypeVar("N", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[N]):
+    """How one node ended: ok, failed (with the error) or skipped (with the failed dependency)."""
+
+    node: N
+    status: str  # "ok" | "failed" | "skipped" | "not-started"
+    error: BaseException | None = None
+    because: N | None = None
+
+
+async def walk(
+    nodes: Mapping[N, tuple[N, ...]],
+    run: Callable[[N], Awaitable[None]],
+    *,
+    parallelism: int = 10,
+    stop: asyncio.Event | None = None,
+    order_key: Callable[[N], str] = str,
+) -> dict[N, Outcome[N]]:
+    """Run ``run(node)`` for every node after all of ``nodes[node]`` (its dependencies) succeeded.
+
+    A failed node skips everything that depends on it, directly or not; unrelated nodes go on.
+    When ``stop`` is set, nothing new starts and in-flight jobs finish ("not-started" for the rest).
+    """
+    outcomes: dict[N, Outcome[N]] = {}
+    waiting = {n: set(deps) & set(nodes) for n, deps in nodes.items()}
+    dependents: dict[N, list[N]] = {n: [] for n in nodes}
+    for n, deps in waiting.items():
+        for d in deps:
+            dependents[d].append(n)
+    running: dict[asyncio.Task[None], N] = {}
+    ready = sorted((n for n, deps in waiting.items() if not deps), key=order_key)
+
+    def skip_descendants(root: N, cause: N) -> None:
+        stack = list(dependents[root])
+        while stack:
+            n = stack.pop()
+            if n in outcomes:
+                continue
+            outcomes[n] = Outcome(n, "skipped", because=cause)
+            stack.extend(dependents[n])
+
+    while ready or running:
+        while ready and len(running) < parallelism and not (stop and stop.is_set()):
+            node = ready.pop(0)
+            if node in outcomes:
+                continue
+            running[asyncio.ensure_future(run(node))] = node
+        if not running:
+            break
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        newly: list[N] = []
+        for task in done:
+            node = running.pop(task)
+            error = task.exception() if not task.cancelled() else asyncio.CancelledError()
+            if error is not None:
+                outcomes[node] = Outcome(node, "failed", error=error)
+                skip_descendants(node, node)
+                continue
+            outcomes[node] = Outcome(node, "ok")
+            for n in dependents[node]:
+                waiting[n].discard(node)
+                if not waiting[n] and n not in outcomes:
+                    newly.append(n)
+        ready = sorted(set(ready) | set(newly), key=order_key)
+        if stop and stop.is_set() and not running:
+            break
+    for n in nodes:
+        outcomes.setdefault(n, Outcome(n, "not-started"))
+    return outcomes
