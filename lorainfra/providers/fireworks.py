@@ -273,3 +273,14 @@ class FireworksProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def local_provider(app: Any, *, account: str, api_key: str, **kwargs: Any) -> FireworksProvider:
+    """The same provider, talking in-process to an ASGI app (the embedded emulator): no server, no network."""
+    return FireworksProvider(
+        account=account,
+        api_key=api_key,
+        base_url="http://emulator.local",
+        transport=httpx.ASGITransport(app=app),
+        **kwargs,
+    )

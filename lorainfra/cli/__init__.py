@@ -1,0 +1,1 @@
+"""CLI: the typer application, console renderers and plan rendering."""

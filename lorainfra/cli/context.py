@@ -1,0 +1,124 @@
+"""Context: turn a config folder, flags and the environment into a provider and a state backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lorainfra.addresses import valid_id
+from lorainfra.config.loader import load_config
+from lorainfra.config.model import DEFAULT_BASE_URL, LOCAL_ENDPOINT, Config
+from lorainfra.errors import SettingsError
+from lorainfra.providers.fireworks import FireworksProvider, local_provider
+from lorainfra.state.backend import StateBackend
+from lorainfra.state.open import default_who, open_backend
+
+LOCAL_API_KEY = "lorainfra-local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved connection settings. ``api_key`` is never printed (see __repr__)."""
+
+    account: str
+    endpoint: str  # "local" or a base URL
+    api_key: str
+
+    def __repr__(self) -> str:
+        return f"Settings(account={self.account!r}, endpoint={self.endpoint!r}, api_key=<redacted>)"
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint == LOCAL_ENDPOINT
+
+
+def resolve_settings(config: Config, endpoint_flag: str | None, environ: Mapping[str, str]) -> Settings:
+    """Flag > config > environment > default, the way the official SDK reads FIREWORKS_* variables."""
+    endpoint = endpoint_flag or config.provider.endpoint or environ.get("FIREWORKS_BASE_URL") or DEFAULT_BASE_URL
+    endpoint = endpoint.rstrip("/")
+    if endpoint != LOCAL_ENDPOINT and not endpoint.startswith(("http://", "https://")):
+        raise SettingsError(f"endpoint {endpoint!r} is neither 'local' nor an http(s) URL")
+    if endpoint.endswith("/v1"):
+        raise SettingsError(f"endpoint {endpoint!r} must not end in /v1: lorainfra appends /v1/... itself")
+    account = config.provider.account or environ.get("FIREWORKS_ACCOUNT_ID", "")
+    if not account:
+        raise SettingsError(
+            "no Fireworks account: set provider.account in lorainfra.yaml or FIREWORKS_ACCOUNT_ID"
+        )
+    if not valid_id(account):
+        raise SettingsError(f"account {account!r} is not a valid Fireworks account ID")
+    api_key = environ.get("FIREWORKS_API_KEY", "")
+    if not api_key:
+        if endpoint != LOCAL_ENDPOINT:
+            raise SettingsError(
+                f"FIREWORKS_API_KEY is not set: export your Fireworks API key to talk to {endpoint}"
+            )
+        api_key = LOCAL_API_KEY
+    return Settings(account=account, endpoint=endpoint, api_key=api_key)
+
+
+class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
+    """Opens the provider (and, for ``endpoint: local``, the embedded emulator) for one command."""
+
+    def __init__(self, config: Config, settings: Settings, **provider_kwargs: Any) -> None:
+        self.config = config
+        self.settings = settings
+        self.provider_kwargs = provider_kwargs
+        self._provider: FireworksProvider | None = None
+        self._emulator: Any = None
+
+    async def __aenter__(self) -> FireworksProvider:
+        s = self.settings
+        if s.is_local:
+            from lorainfra.emulator import Emulator, EmulatorOptions
+
+            emu = self.config.provider.emulator
+            db = Path(self.config.root) / ".lorainfra" / "emulator.db"
+            db.parent.mkdir(parents=True, exist_ok=True)
+            self._emulator = Emulator(
+                db,
+                EmulatorOptions(
+                    ready_after=emu.ready_after, deployed_after=emu.deployed_after, delete_after=emu.delete_after
+                ),
+            )
+            self._provider = local_provider(
+                self._emulator.app, account=s.account, api_key=s.api_key, **self.provider_kwargs
+            )
+        else:
+            self._provider = FireworksProvider(
+                account=s.account, api_key=s.api_key, base_url=s.endpoint, **self.provider_kwargs
+            )
+        return self._provider
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._provider is not None:
+            await self._provider.aclose()
+        if self._emulator is not None:
+            self._emulator.close()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A loaded config folder with its settings and state backend."""
+
+    config: Config
+    settings: Settings
+    backend: StateBackend
+
+    def provider(self, **kwargs: Any) -> ProviderSession:
+        return ProviderSession(self.config, self.settings, **kwargs)
+
+
+def open_workspace(directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None) -> Workspace:
+    env = os.environ if environ is None else environ
+    config = load_config(directory)
+    settings = resolve_settings(config, endpoint_flag, env)
+    backend = open_backend(config.state, Path(config.root), environ=env, who=default_who())
+    return Workspace(config, settings, backend)

@@ -1,0 +1,37 @@
+"""Emulator command: ``lorainfra emulator serve`` runs the Fireworks emulator on a loopback port."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lorainfra.cli.app import emulator_app
+
+
+@emulator_app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    db: Annotated[str, typer.Option(help="SQLite file holding the emulated account(s).")] = ".lorainfra/emulator.db",
+    seed: Annotated[str | None, typer.Option(help="YAML/JSON file with a `models:` list (wire format).")] = None,
+    ready_after: Annotated[float, typer.Option("--ready-after", help="Seconds until a deployment is READY.")] = 2.0,
+    deployed_after: Annotated[float, typer.Option("--deployed-after", help="Seconds until a LoRA is DEPLOYED.")] = 1.0,
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency per request.")] = 0.0,
+    fault_rate: Annotated[float, typer.Option("--fault-rate", help="Fraction of requests answered by a fault.")] = 0.0,
+    fail_pattern: Annotated[str | None, typer.Option("--fail-pattern", help="Regex: matching resources go FAILED.")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="LORAINFRA_EMULATOR_API_KEY",
+                                                help="Accept only this bearer token (default: any).")] = None,
+) -> None:
+    """Serve the emulator (same paths, fields, states and errors as api.fireworks.ai)."""
+    from pathlib import Path
+
+    from lorainfra.emulator import EmulatorOptions
+    from lorainfra.emulator import serve as run_server
+
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    options = EmulatorOptions(
+        ready_after=ready_after, deployed_after=deployed_after, latency_ms=latency_ms,
+        fault_rate=fault_rate, fail_pattern=fail_pattern, api_key=api_key,
+    )
+    run_server(host=host, port=port, db=db, options=options, seed_file=seed)

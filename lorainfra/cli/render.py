@@ -1,0 +1,97 @@
+"""Render: plans and drift as Terraform-style text (pure functions returning strings)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lorainfra.plan.model import Action, Change, DriftItem, Plan
+
+_HEADLINE = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.REPLACE: "must be replaced",
+    Action.DELETE: "will be destroyed",
+}
+
+
+def fmt(value: Any) -> str:
+    """A value as it appears in a plan (JSON-ish, stable)."""
+    if value is None:
+        return "(known after apply)"
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, Mapping):
+        value = dict(value)
+    return json.dumps(value, sort_keys=True)
+
+
+def _body(change: Change) -> list[str]:
+    lines: list[str] = []
+    if change.action is Action.CREATE:
+        after = change.after or {}
+        width = max((len(k) for k in after), default=0)
+        lines += [f"      + {k.ljust(width)} = {fmt(v)}" for k, v in sorted(after.items())]
+    elif change.action is Action.DELETE:
+        before = change.before or {}
+        width = max((len(k) for k in before), default=0)
+        lines += [f"      - {k.ljust(width)} = {fmt(v)}" for k, v in sorted(before.items())]
+    else:
+        width = max((len(a.name) for a in change.attributes), default=0)
+        for a in change.attributes:
+            note = " # forces replacement" if a.forces_replacement else ""
+            lines.append(f"      ~ {a.name.ljust(width)} = {fmt(a.before)} -> {fmt(a.after)}{note}")
+    return lines
+
+
+def render_change(change: Change) -> list[str]:
+    kind, name = change.address.split(".", 1)
+    headline = f"  # {change.address} {_HEADLINE[change.action]}"
+    if change.reason:
+        headline += f" ({change.reason})"
+    symbol = change.action.symbol
+    lines = [headline, f"{symbol.rjust(3)} {kind} \"{name}\" {{"]
+    lines += _body(change)
+    lines.append("    }")
+    return lines
+
+
+def render_drift(items: tuple[DriftItem, ...]) -> list[str]:
+    if not items:
+        return []
+    lines = ["Objects changed outside lorainfra (drift):", ""]
+    for item in items:
+        if item.kind == "vanished":
+            lines.append(f"  ! {item.address}: vanished from the account ({item.expected})")
+        else:
+            lines.append(f"  ! {item.address}: {item.attribute} was {fmt(item.expected)}, is now {fmt(item.live)}")
+    lines.append("")
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes. Your infrastructure matches the configuration."
+    c = plan.counts()
+    return f"Plan: {c['add']} to add, {c['change']} to change, {c['destroy']} to destroy."
+
+
+def render_plan(plan: Plan) -> str:
+    lines: list[str] = []
+    lines += render_drift(plan.drift)
+    if plan.unmanaged:
+        lines.append(f"Not managed by lorainfra (left alone): {len(plan.unmanaged)}")
+        lines += [f"    {name}" for name in plan.unmanaged[:20]]
+        if len(plan.unmanaged) > 20:
+            lines.append(f"    ... and {len(plan.unmanaged) - 20} more")
+        lines.append("")
+    actionable = plan.actionable
+    if actionable:
+        lines.append("lorainfra will perform the following actions:")
+        lines.append("")
+        for change in actionable:
+            lines += render_change(change)
+            lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
