@@ -1,0 +1,165 @@
+"""Diff and action choice, table-driven (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lorainfra.addresses import Address
+from lorainfra.config.model import Lifecycle, Resource, frozen_mapping
+from lorainfra.errors import Span
+from lorainfra.plan.diff import diff, drift, unmanaged
+from lorainfra.plan.model import Action
+from lorainfra.providers.base import Observed, RemoteObject
+from lorainfra.state.model import ResourceState, State
+
+ACCT = "acme"
+BASE = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+
+
+def dep_name(i: str) -> str:
+    return f"accounts/{ACCT}/deployments/{i}"
+
+
+def deployment(name: str = "base", lifecycle: Lifecycle | None = None, **attrs: Any) -> Resource:
+    values = {"base_model": BASE, "display_name": "", "description": "", "min_replica_count": 1,
+              "max_replica_count": 2, "enable_addons": True, "accelerator_type": "NVIDIA_H100_80GB"}
+    values.update(attrs)
+    return Resource(Address("deployment", name), frozen_mapping(values), Span("d.yaml", 2, 3),
+                    lifecycle=lifecycle or Lifecycle())
+
+
+def lora(name: str = "bot", dep: str = "base", **attrs: Any) -> Resource:
+    values = {"model": f"accounts/{ACCT}/models/{name}", "deployment": dep, "serverless": False,
+              "display_name": "", "description": ""}
+    values.update(attrs)
+    return Resource(Address("lora", name), frozen_mapping(values), Span("l.yaml", 2, 3),
+                    depends_on=(Address("deployment", dep),))
+
+
+def live_of(res: Resource, name: str, state: str, **overrides: Any) -> RemoteObject:
+    attrs = dict(res.attributes)
+    attrs.update(overrides)
+    return RemoteObject(res.kind, name, state, frozen_mapping(attrs))
+
+
+def observed(*objs: RemoteObject) -> Observed:
+    return Observed(frozen_mapping({o.name: o for o in objs}))
+
+
+def managed(res: Resource, name: str) -> ResourceState:
+    return ResourceState(str(res.address), res.kind, name, res.attributes, tuple(str(d) for d in res.depends_on))
+
+
+def state_with(*entries: ResourceState) -> State:
+    s = State.new("lin")
+    for e in entries:
+        s = s.with_resource(e)
+    return s
+
+
+D = deployment()
+L = lora()
+DLIVE = dep_name("base")
+LLIVE = f"accounts/{ACCT}/deployedModels/x1"
+
+
+@pytest.mark.parametrize(
+    ("desired", "state", "live", "expected"),
+    [
+        # nothing anywhere -> create
+        ({D.address: D}, state_with(), observed(), {"deployment.base": Action.CREATE}),
+        # managed and identical -> no-op
+        ({D.address: D}, state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "READY")),
+         {"deployment.base": Action.NOOP}),
+        # server-computed attribute left unset in config never diffs
+        ({D.address: deployment(max_replica_count=2)}, state_with(managed(D, DLIVE)),
+         observed(live_of(D, DLIVE, "READY", accelerator_count=8)), {"deployment.base": Action.NOOP}),
+        # replicas changed -> in-place update
+        ({D.address: deployment(min_replica_count=2)}, state_with(managed(D, DLIVE)),
+         observed(live_of(D, DLIVE, "READY")), {"deployment.base": Action.UPDATE}),
+        # base model changed -> replace
+        ({D.address: deployment(base_model="accounts/fireworks/models/other")}, state_with(managed(D, DLIVE)),
+         observed(live_of(D, DLIVE, "READY")), {"deployment.base": Action.REPLACE}),
+        # in state, not in config -> delete
+        ({}, state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "READY")), {"deployment.base": Action.DELETE}),
+        # in state, vanished live -> create again
+        ({D.address: D}, state_with(managed(D, DLIVE)), observed(), {"deployment.base": Action.CREATE}),
+        # FAILED live object -> replace
+        ({D.address: D}, state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "FAILED")),
+         {"deployment.base": Action.REPLACE}),
+        # soft-deleted live object counts as gone
+        ({D.address: D}, state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "DELETED")),
+         {"deployment.base": Action.CREATE}),
+        # lora on a replaced deployment is replaced too
+        ({D.address: deployment(base_model="accounts/fireworks/models/other"), L.address: L},
+         state_with(managed(D, DLIVE), managed(L, LLIVE)),
+         observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED")),
+         {"deployment.base": Action.REPLACE, "lora.bot": Action.REPLACE}),
+        # lora display name -> update in place
+        ({D.address: D, L.address: lora(display_name="Bot")}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
+         observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED")),
+         {"deployment.base": Action.NOOP, "lora.bot": Action.UPDATE}),
+        # lora moved to serverless -> replace
+        ({D.address: D, L.address: lora(deployment="", serverless=True)},
+         state_with(managed(D, DLIVE), managed(L, LLIVE)),
+         observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED")),
+         {"deployment.base": Action.NOOP, "lora.bot": Action.REPLACE}),
+        # ignore_changes hides a difference
+        ({D.address: deployment(min_replica_count=3, lifecycle=Lifecycle(ignore_changes=("min_replica_count",)))},
+         state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "READY")), {"deployment.base": Action.NOOP}),
+        # shape compared by prefix (server stores the resolved version)
+        ({D.address: deployment(deployment_shape="accounts/fireworks/deploymentShapes/s1")},
+         state_with(managed(D, DLIVE)),
+         observed(live_of(D, DLIVE, "READY", deployment_shape="accounts/fireworks/deploymentShapes/s1/versions/3")),
+         {"deployment.base": Action.NOOP}),
+        # live but not in state -> create (apply adopts)
+        ({D.address: D}, state_with(), observed(live_of(D, DLIVE, "READY")), {"deployment.base": Action.CREATE}),
+        # float/int equality
+        ({D.address: deployment(min_replica_count=1.0)}, state_with(managed(D, DLIVE)),
+         observed(live_of(D, DLIVE, "READY")), {"deployment.base": Action.NOOP}),
+    ],
+)
+def test_action_choice(desired: dict[Address, Resource], state: State, live: Observed, expected: dict[str, Action]) -> None:
+    changes = diff(desired, state, live, dep_name)
+    assert {c.address: c.action for c in changes} == expected
+
+
+def test_replace_marks_the_forcing_attribute() -> None:
+    changes = diff({D.address: deployment(base_model="accounts/fireworks/models/other", min_replica_count=3)},
+                   state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "READY")), dep_name)
+    (change,) = changes
+    assert change.replace_paths == ("base_model",)
+    assert {a.name for a in change.attributes} == {"base_model", "min_replica_count"}
+
+
+def test_forced_replace_and_destroy_mode() -> None:
+    st = state_with(managed(D, DLIVE), managed(L, LLIVE))
+    obs = observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED"))
+    forced = diff({D.address: D, L.address: L}, st, obs, dep_name, replace=["lora.bot"])
+    assert [c.action for c in forced] == [Action.NOOP, Action.REPLACE]
+    gone = diff({D.address: D, L.address: L}, st, obs, dep_name, destroy=True)
+    assert [c.action for c in gone] == [Action.DELETE, Action.DELETE]
+
+
+def test_output_sorted_by_address() -> None:
+    res = {r.address: r for r in (deployment("b"), deployment("a"), lora("z", "a"), lora("c", "b"))}
+    changes = diff(res, state_with(), observed(), dep_name)
+    assert [c.address for c in changes] == sorted(c.address for c in changes)
+
+
+def test_drift_is_live_vs_last_applied_not_config() -> None:
+    st = state_with(managed(D, DLIVE), managed(L, LLIVE))
+    obs = observed(live_of(D, DLIVE, "READY", min_replica_count=5))
+    items = drift(st, obs)
+    assert [(i.address, i.kind, i.attribute) for i in items] == [
+        ("deployment.base", "changed", "min_replica_count"), ("lora.bot", "vanished", "")]
+    assert items[0].expected == 1 and items[0].live == 5
+
+
+def test_unmanaged_lists_unknown_live_objects_only() -> None:
+    st = state_with(managed(D, DLIVE))
+    obs = observed(live_of(D, DLIVE, "READY"), live_of(deployment("hand"), dep_name("hand"), "READY"),
+                   live_of(deployment("old"), dep_name("old"), "DELETED"))
+    assert unmanaged(st, obs) == (dep_name("hand"),)

@@ -1,0 +1,199 @@
+"""The exact requests the provider sends, checked against the wire contract, and every response shape it must parse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from lorainfra import __version__
+from lorainfra.config.model import frozen_mapping
+from lorainfra.errors import ApiError, TransportError
+from lorainfra.providers.fireworks import FireworksProvider, RetryPolicy
+
+Handler = Any
+
+
+def make(handler: Handler, **kw: Any) -> tuple[FireworksProvider, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    provider = FireworksProvider(account="acme", api_key="sk-secret-123", base_url="https://api.fireworks.ai",
+                                 transport=httpx.MockTransport(record), sleep=no_sleep, max_rps=0, **kw)
+    return provider, seen
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def body(req: httpx.Request) -> Any:
+    return json.loads(req.content) if req.content else None
+
+
+DEP = {"name": "accounts/acme/deployments/base", "baseModel": "accounts/fireworks/models/m", "state": "READY"}
+
+
+def test_headers_on_every_request() -> None:
+    p, seen = make(lambda r: httpx.Response(200, json={"deployments": []}))
+    run(p.refresh())
+    for req in seen:
+        assert req.headers["authorization"] == "Bearer sk-secret-123"
+        assert req.headers["user-agent"] == f"lorainfra/{__version__}"
+        assert req.headers["accept"] == "application/json"
+
+
+def test_refresh_pages_with_page_size_200_until_token_empty_or_missing() -> None:
+    pages = {
+        "deployments": [({"deployments": [DEP], "nextPageToken": "t1"}), ({"deployments": [], "nextPageToken": ""})],
+        "deployedModels": [({"deployedModels": [{"name": "accounts/acme/deployedModels/a", "model": "m1",
+                                                 "deployment": "accounts/acme/deployments/base", "state": "DEPLOYED"}],
+                             "nextPageToken": "p2"}),
+                           ({})],  # last page: no list key, no token at all
+    }
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        coll = req.url.path.rsplit("/", 1)[-1]
+        idx = 1 if req.url.params.get("pageToken") else 0
+        return httpx.Response(200, json=pages[coll][idx])
+
+    p, seen = make(handler)
+    obs = run(p.refresh())
+    assert set(obs.objects) == {"accounts/acme/deployments/base", "accounts/acme/deployedModels/a"}
+    assert obs.requests == 4
+    for req in seen:
+        assert req.method == "GET"
+        assert req.url.path in ("/v1/accounts/acme/deployments", "/v1/accounts/acme/deployedModels")
+        assert req.url.params["pageSize"] == "200"
+        assert set(req.url.params) <= {"pageSize", "pageToken"}
+    assert [r.url.params.get("pageToken") for r in seen if r.url.path.endswith("deployments")] == [None, "t1"]
+    lora = obs.objects["accounts/acme/deployedModels/a"]
+    assert lora.attributes["deployment"] == "base" and lora.attributes["serverless"] is False
+
+
+def test_missing_default_fields_parse_as_defaults() -> None:
+    p, _ = make(lambda r: httpx.Response(200, json={"name": "accounts/acme/deployments/x", "baseModel": "m"}))
+    obj = run(p.get("deployment", "accounts/acme/deployments/x"))
+    assert obj.attributes["min_replica_count"] == 0
+    assert obj.attributes["enable_addons"] is False
+    assert obj.attributes["display_name"] == ""
+    assert "max_replica_count" not in obj.attributes  # server-computed: never defaulted
+    assert obj.state == ""
+
+
+def test_create_deployment_request_shape() -> None:
+    p, seen = make(lambda r: httpx.Response(200, json={**DEP, "state": "CREATING"}))
+    attrs = frozen_mapping({"base_model": "accounts/fireworks/models/m", "min_replica_count": 1, "max_replica_count": 2,
+                            "enable_addons": True, "accelerator_type": "NVIDIA_H100_80GB", "accelerator_count": 1,
+                            "autoscaling_policy.scale_down_window": "10m", "placement.region": "US_IOWA_1",
+                            "display_name": "", "description": ""})
+    run(p.create("deployment", "base", attrs))
+    run(p.create("deployment", "base", attrs, validate_only=True))
+    first, second = seen
+    assert first.method == "POST" and first.url.path == "/v1/accounts/acme/deployments"
+    assert dict(first.url.params) == {"deploymentId": "base"}
+    assert dict(second.url.params) == {"deploymentId": "base", "validateOnly": "true"}
+    assert first.headers["content-type"] == "application/json"
+    assert body(first) == {
+        "baseModel": "accounts/fireworks/models/m", "minReplicaCount": 1, "maxReplicaCount": 2, "enableAddons": True,
+        "acceleratorType": "NVIDIA_H100_80GB", "acceleratorCount": 1, "displayName": "", "description": "",
+        "autoscalingPolicy": {"scaleDownWindow": "600s"}, "placement": {"region": "US_IOWA_1"},
+    }
+
+
+def test_update_sends_update_mask_with_exactly_the_changed_fields() -> None:
+    p, seen = make(lambda r: httpx.Response(200, json={**DEP, "state": "UPDATING"}))
+    attrs = frozen_mapping({"base_model": "accounts/fireworks/models/m", "min_replica_count": 2, "max_replica_count": 4,
+                            "display_name": "x"})
+    run(p.update("deployment", "accounts/acme/deployments/base", attrs, ("min_replica_count", "max_replica_count")))
+    (req,) = seen
+    assert req.method == "PATCH" and req.url.path == "/v1/accounts/acme/deployments/base"
+    assert dict(req.url.params) == {"updateMask": "max_replica_count,min_replica_count"}
+    assert body(req) == {"minReplicaCount": 2, "maxReplicaCount": 4, "baseModel": "accounts/fireworks/models/m"}
+
+
+def test_delete_deployment_hard_and_404_is_done() -> None:
+    p, seen = make(lambda r: httpx.Response(404, json={"code": 5, "message": "not found"}))
+    run(p.delete("deployment", "accounts/acme/deployments/base"))
+    run(p.delete("lora", "accounts/acme/deployedModels/abc"))
+    assert [(r.method, r.url.path, dict(r.url.params)) for r in seen] == [
+        ("DELETE", "/v1/accounts/acme/deployments/base", {"hard": "true"}),
+        ("DELETE", "/v1/accounts/acme/deployedModels/abc", {}),
+    ]
+
+
+def test_load_lora_on_deployment_and_serverless() -> None:
+    p, seen = make(lambda r: httpx.Response(200, json={"name": "accounts/acme/deployedModels/z", "state": "DEPLOYING",
+                                                       "model": "accounts/acme/models/bot"}))
+    run(p.create("lora", "", frozen_mapping({"model": "accounts/acme/models/bot", "deployment": "base",
+                                             "serverless": False, "display_name": "Bot"})))
+    run(p.create("lora", "", frozen_mapping({"model": "accounts/acme/models/bot", "deployment": "",
+                                             "serverless": True})))
+    a, b = seen
+    assert (a.method, a.url.path, dict(a.url.params)) == ("POST", "/v1/accounts/acme/deployedModels", {})
+    assert body(a) == {"model": "accounts/acme/models/bot", "deployment": "accounts/acme/deployments/base",
+                       "displayName": "Bot"}
+    assert body(b) == {"model": "accounts/acme/models/bot", "serverless": True}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"code": 3, "message": "bad accelerator", "details": []},
+        {"error": {"code": 3, "message": "bad accelerator"}},
+    ],
+)
+def test_both_error_envelopes(payload: dict[str, Any]) -> None:
+    p, _ = make(lambda r: httpx.Response(400, json=payload))
+    with pytest.raises(ApiError) as info:
+        run(p.get("deployment", "accounts/acme/deployments/x"))
+    assert info.value.status == 400 and info.value.code == 3 and info.value.message == "bad accelerator"
+    assert "sk-secret" not in str(info.value)
+
+
+def test_retries_429_honouring_retry_after_then_succeeds() -> None:
+    answers = [httpx.Response(429, headers={"Retry-After": "2"}, json={"code": 8, "message": "slow down"}),
+               httpx.Response(503, json={"code": 14, "message": "unavailable"}),
+               httpx.Response(200, json=DEP)]
+    delays: list[float] = []
+
+    async def sleep(d: float) -> None:
+        delays.append(d)
+
+    seen: list[httpx.Request] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(r)
+        return answers.pop(0)
+
+    p = FireworksProvider(account="acme", api_key="k", base_url="https://api.fireworks.ai",
+                          transport=httpx.MockTransport(handler), sleep=sleep, max_rps=0)
+    obj = run(p.get("deployment", DEP["name"]))
+    assert obj is not None and obj.state == "READY"
+    assert len(seen) == 3 and delays[0] == 2.0 and 0 < delays[1] <= 0.5
+
+
+def test_conflict_is_not_retried_and_surfaces_409() -> None:
+    p, seen = make(lambda r: httpx.Response(409, json={"code": 6, "message": "exists"}))
+    with pytest.raises(ApiError) as info:
+        run(p.create("deployment", "base", frozen_mapping({"base_model": "m"})))
+    assert info.value.status == 409 and len(seen) == 1
+
+
+def test_connection_errors_are_retried_then_reported() -> None:
+    def handler(r: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=r)
+
+    p, seen = make(handler, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(TransportError):
+        run(p.get("deployment", DEP["name"]))
+    assert len(seen) == 3

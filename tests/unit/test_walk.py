@@ -1,0 +1,79 @@
+"""The DAG walker: order, parallelism, failure isolation, stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lorainfra.engine.walk import walk
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_dependencies_run_first_and_failures_skip_only_dependents() -> None:
+    nodes = {"a": (), "b": ("a",), "c": ("b",), "x": (), "y": ("x",)}
+    seen: list[str] = []
+
+    async def job(n: str) -> None:
+        await asyncio.sleep(0.001)
+        seen.append(n)
+        if n == "b":
+            raise RuntimeError("boom")
+
+    out = run(walk(nodes, job, parallelism=4))
+    assert seen.index("a") < seen.index("b")
+    assert out["b"].status == "failed" and str(out["b"].error) == "boom"
+    assert out["c"].status == "skipped" and out["c"].because == "b"
+    assert out["x"].status == "ok" and out["y"].status == "ok"
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_parallelism_bound(limit: int) -> None:
+    nodes = {str(i): () for i in range(10)}
+    active = 0
+    peak = 0
+
+    async def job(n: str) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.005)
+        active -= 1
+
+    run(walk(nodes, job, parallelism=limit))
+    assert peak == limit
+
+
+def test_independent_waits_overlap() -> None:
+    nodes = {"d1": (), "d2": (), "l1": ("d1",), "l2": ("d2",)}
+    started: dict[str, float] = {}
+
+    async def job(n: str) -> None:
+        started[n] = asyncio.get_running_loop().time()
+        await asyncio.sleep(0.05 if n == "d1" else 0.01)
+
+    run(walk(nodes, job, parallelism=10))
+    # l2 does not wait for the slow d1
+    assert started["l2"] < started["l1"]
+
+
+def test_stop_starts_nothing_new_but_lets_in_flight_finish() -> None:
+    nodes = {"a": (), "b": ("a",)}
+    stop_box: list[asyncio.Event] = []
+    finished: list[str] = []
+
+    async def job(n: str) -> None:
+        stop_box[0].set()
+        await asyncio.sleep(0.01)
+        finished.append(n)
+
+    async def main():  # type: ignore[no-untyped-def]
+        stop_box.append(asyncio.Event())
+        return await walk(nodes, job, stop=stop_box[0])
+
+    out = run(main())
+    assert finished == ["a"]
+    assert out["a"].status == "ok" and out["b"].status == "not-started"
