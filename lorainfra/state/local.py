@@ -1,0 +1,387 @@
+"""Local state backend: a JSON file replaced atomically, numbered backups, and an OS file lock."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lorainfra.errors import LockError, StateError
+from lorainfra.state.backend import HistoryEntry, LockInfo
+from lorainfra.state.lockfile import (
+    POLL_INTERVAL,
+    Clock,
+    lock_error,
+    lock_from_json,
+    lock_to_json,
+    rfc3339,
+    utc_now,
+)
+from lorainfra.state.model import State
+
+DEFAULT_PATH = Path(".lorainfra") / "state.json"
+KEEP_BACKUPS = 50
+WRITE_MUTEX_TIMEOUT = 30.0  # seconds; the write mutex is only held for the few ms of one write
+HISTORY_FILE = "history.jsonl"
+
+
+class LocalBackend:
+    """State in one JSON file (``.lorainfra/state.json`` by default).
+
+    Files next to it: ``<path>.lock`` (session lock: ``flock`` held by an open fd, content = who
+    holds it), ``<path>.write.lock`` (short mutex around one compare-and-swap write) and
+    ``<path>.backup/`` (``<serial>.json`` for the last ``keep_backups`` replaced versions, plus
+    ``history.jsonl`` saying who wrote each version, when, and for what).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        who: str,
+        clock: Clock | None = None,
+        keep_backups: int = KEEP_BACKUPS,
+    ) -> None:
+        self.path = Path(path)
+        self.who = who
+        self.clock = clock or utc_now
+        self.keep_backups = keep_backups
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.mutex_path = self.path.with_name(self.path.name + ".write.lock")
+        self.backup_dir = self.path.with_name(self.path.name + ".backup")
+
+    def describe(self) -> str:
+        return f"local file {self.path}"
+
+    # -- reading --
+    def read(self) -> State | None:
+        text = self._read_text(self.path)
+        return None if text is None else self._parse(text, self.path)
+
+    def read_serial(self, serial: int) -> State | None:
+        current = self.read()
+        if current is not None and current.serial == serial:
+            return current
+        text = self._read_text(self.backup_dir / f"{serial}.json")
+        if text is None:
+            return None
+        state = self._parse(text, self.backup_dir / f"{serial}.json")
+        if current is not None and state.lineage != current.lineage:
+            return None
+        return state
+
+    def history(self) -> Iterator[HistoryEntry]:
+        current = self.read()
+        lineage = current.lineage if current else None
+        meta = {(m["lineage"], m["serial"]): m for m in self._read_history_meta()}
+        versions: list[tuple[int, str, Path]] = []
+        for serial in self._backup_serials():
+            path = self.backup_dir / f"{serial}.json"
+            text = self._read_text(path)
+            if text is None:
+                continue
+            try:
+                state = State.loads(text)
+            except StateError:
+                continue
+            if lineage is None or state.lineage == lineage:
+                versions.append((state.serial, state.lineage, path))
+        if current is not None:
+            versions = [v for v in versions if v[0] != current.serial]
+            versions.append((current.serial, current.lineage, self.path))
+        entries = []
+        for serial, lin, path in sorted(versions):
+            m = meta.get((lin, serial))
+            if m is None:
+                written_at = rfc3339(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+                m = {"written_at": written_at, "who": "", "operation": ""}
+            entries.append(
+                HistoryEntry(
+                    serial=serial,
+                    lineage=lin,
+                    written_at=str(m["written_at"]),
+                    who=str(m["who"]),
+                    operation=str(m["operation"]),
+                )
+            )
+        return iter(entries)
+
+    # -- writing --
+    def write(self, state: State, *, operation: str = "") -> State:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._write_mutex():
+            old_text = self._read_text(self.path)
+            current = None if old_text is None else self._parse(old_text, self.path)
+            if current is not None:
+                if current.lineage != state.lineage:
+                    raise StateError(
+                        f"state lineage {state.lineage} does not match the stored lineage "
+                        f"{current.lineage} ({self.describe()}): this state belongs to another project"
+                    )
+                if current.serial != state.serial:
+                    raise StateError(
+                        f"state was changed by another writer: expected serial {state.serial}, "
+                        f"found {current.serial} ({self.describe()}); run the command again"
+                    )
+            new = replace(state, serial=state.serial + 1)
+            self._remove_stale_temps()
+            if current is not None and old_text is not None:
+                self._keep_backup(current, old_text)
+            atomic_write(self.path, new.dumps())
+            self._record_history(new, rfc3339(self.clock()), self.who, operation)
+            self._prune_backups()
+            return new
+
+    def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
+        """Add a version with its original serial and authorship (``state migrate``).
+
+        A version newer than the stored one becomes the state file; an older one becomes a backup.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._write_mutex():
+            old_text = self._read_text(self.path)
+            current = None if old_text is None else self._parse(old_text, self.path)
+            if current is not None and current.lineage != state.lineage:
+                raise StateError(
+                    f"state lineage {state.lineage} does not match the stored lineage "
+                    f"{current.lineage} ({self.describe()})"
+                )
+            self._remove_stale_temps()
+            text = state.dumps()
+            if current is None or state.serial > current.serial:
+                if current is not None and old_text is not None:
+                    self._keep_backup(current, old_text)
+                atomic_write(self.path, text)
+            elif state.serial == current.serial:
+                if old_text != text:
+                    raise StateError(f"{self.describe()} already holds a different serial {state.serial}")
+            else:
+                self._keep_backup(state, text)
+            self._record_history(state, written_at or rfc3339(self.clock()), who, operation)
+            self._prune_backups()
+
+    # -- locking --
+    @contextlib.contextmanager
+    def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            deadline = time.monotonic() + timeout
+            while not _try_flock(fd, fcntl.LOCK_EX):
+                if time.monotonic() >= deadline:
+                    raise lock_error(self._record(), timeout)
+                time.sleep(POLL_INTERVAL)
+            info = LockInfo(
+                id=str(uuid.uuid4()), who=self.who, operation=operation, created=rfc3339(self.clock())
+            )
+            _rewrite_fd(fd, json.dumps(lock_to_json(info), sort_keys=True) + "\n")
+            try:
+                yield info
+            finally:
+                with contextlib.suppress(OSError):
+                    _rewrite_fd(fd, "")  # clear the record; never unlink a flock'd file (races)
+        finally:
+            os.close(fd)  # releases the flock
+
+    def lock_holder(self) -> LockInfo | None:
+        info = self._record()
+        if info is None:
+            return None
+        return info if self._lock_is_held() else None
+
+    def force_unlock(self, lock_id: str) -> None:
+        info = self._record()
+        if info is None:
+            raise StateError(f"no lock record at {self.lock_path}: nothing to unlock")
+        if info.id != lock_id:
+            raise StateError(f"lock id {lock_id} does not match the current lock ({info.describe()})")
+        if self._lock_is_held():
+            raise LockError(
+                f"{info.describe()}: that process still holds the OS lock on {self.lock_path}, "
+                "so it is alive; stop it (the lock is released when it exits)"
+            )
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            if not _try_flock(fd, fcntl.LOCK_EX):
+                raise lock_error(self._record(), 0)
+            _rewrite_fd(fd, "")
+        finally:
+            os.close(fd)
+
+    # -- helpers --
+    def _record(self) -> LockInfo | None:
+        text = self._read_text(self.lock_path)
+        return None if not text else lock_from_json(text)
+
+    def _lock_is_held(self) -> bool:
+        """Whether some open fd (any process, this one included) holds the flock on the lock file."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            return not _try_flock(fd, fcntl.LOCK_SH)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _write_mutex(self) -> Iterator[None]:
+        fd = os.open(self.mutex_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            deadline = time.monotonic() + WRITE_MUTEX_TIMEOUT
+            while not _try_flock(fd, fcntl.LOCK_EX):
+                if time.monotonic() >= deadline:
+                    raise StateError(f"could not get the write mutex {self.mutex_path} in time")
+                time.sleep(0.005)
+            yield
+        finally:
+            os.close(fd)
+
+    def _keep_backup(self, current: State, text: str) -> None:
+        self.backup_dir.mkdir(exist_ok=True, mode=0o700)
+        target = self.backup_dir / f"{current.serial}.json"
+        existing = self._read_text(target)
+        if existing is not None and existing != text:
+            # A version of another lineage (state file deleted and started over): keep it aside.
+            try:
+                other = State.loads(existing).lineage
+            except StateError:
+                other = "unreadable"
+            os.replace(target, self.backup_dir / f"{current.serial}.{other}.json")
+        if existing != text:
+            atomic_write(target, text)
+
+    def _backup_serials(self) -> list[int]:
+        try:
+            names = [p.name for p in self.backup_dir.iterdir()]
+        except FileNotFoundError:
+            return []
+        return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
+
+    def _prune_backups(self) -> None:
+        serials = self._backup_serials()
+        for serial in serials[: max(0, len(serials) - self.keep_backups)]:
+            with contextlib.suppress(FileNotFoundError):
+                (self.backup_dir / f"{serial}.json").unlink()
+
+    def _read_history_meta(self) -> list[dict[str, Any]]:
+        text = self._read_text(self.backup_dir / HISTORY_FILE) or ""
+        out = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError, TypeError):
+                entry = json.loads(line)
+                if isinstance(entry, dict) and isinstance(entry.get("serial"), int):
+                    out.append(entry)
+        return out
+
+    def _record_history(self, new: State, written_at: str, who: str, operation: str) -> None:
+        self.backup_dir.mkdir(exist_ok=True, mode=0o700)
+        kept = set(self._backup_serials()[-self.keep_backups :]) | {new.serial}
+        entries = [
+            e
+            for e in self._read_history_meta()
+            if e["serial"] in kept and not (e["serial"] == new.serial and e.get("lineage") == new.lineage)
+        ]
+        entries.append(
+            {
+                "serial": new.serial,
+                "lineage": new.lineage,
+                "written_at": written_at,
+                "who": who,
+                "operation": operation,
+            }
+        )
+        lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
+        atomic_write(self.backup_dir / HISTORY_FILE, lines)
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files left by a writer that crashed before its rename (we hold the write mutex)."""
+        for folder in (self.path.parent, self.backup_dir):
+            with contextlib.suppress(FileNotFoundError):
+                for p in folder.glob(".*.tmp"):
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+
+    @staticmethod
+    def _read_text(path: Path) -> str | None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    @staticmethod
+    def _parse(text: str, path: Path) -> State:
+        try:
+            return State.loads(text)
+        except StateError as exc:
+            raise StateError(f"{path}: {exc}") from exc
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader (or a crash) sees the old file or the new, never a mix.
+
+    Temp file in the same directory (mode 0600), fsync, rename over the target, fsync the directory.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        data = text.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems refuse fsync on a directory
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _try_flock(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise StateError(f"cannot lock: {exc.strerror or exc}") from exc
+
+
+def _rewrite_fd(fd: int, text: str) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, text.encode("utf-8"), 0)
+    os.fsync(fd)
