@@ -26,6 +26,7 @@ class EmulatorSettings:
     ready_after: float = 2.0  # seconds from CREATING/UPDATING to READY
     deployed_after: float = 1.0  # seconds from DEPLOYING to DEPLOYED
     delete_after: float = 0.5  # seconds in DELETING / UNDEPLOYING
+    seed: str | None = None  # YAML/JSON file (relative to the config folder) with a `models:` list
 
 
 @dataclass(frozen=True)
