@@ -1,0 +1,109 @@
+"""Lifecycle against the in-process emulator: apply, no-op plan, update, replace, destroy."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lorainfra.cli.context import open_workspace
+from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
+from lorainfra.engine.events import ListSink
+from lorainfra.engine.planner import PlanOptions, Planned, make_plan
+from lorainfra.plan.model import Action
+from lorainfra.state.model import State
+
+ENV: dict[str, str] = {}
+FAST = ApplyOptions(poll_min=0.01, poll_max=0.05)
+
+
+def plan(folder: Path, **kw: bool) -> Planned:
+    ws = open_workspace(str(folder), None, ENV)
+
+    async def go() -> Planned:
+        async with ws.provider() as provider:
+            return await make_plan(ws.config, provider, ws.backend.read() or State.new(), ListSink(), PlanOptions(**kw))
+
+    return asyncio.run(go())
+
+
+def apply(folder: Path, destroy: bool = False) -> ApplyResult:
+    ws = open_workspace(str(folder), None, ENV)
+
+    async def go() -> ApplyResult:
+        async with ws.provider() as provider:
+            planned = await make_plan(ws.config, provider, ws.backend.read() or State.new(), ListSink(),
+                                      PlanOptions(destroy=destroy))
+            assert not planned.plan.errors, planned.plan.errors
+            with ws.backend.lock("apply"):
+                return await Applier(provider, ws.backend, planned.state, ListSink(), FAST).run(planned.plan)
+
+    return asyncio.run(go())
+
+
+def actions(p: Planned) -> dict[str, Action]:
+    return {c.address: c.action for c in p.plan.actionable}
+
+
+def live_objects(folder: Path) -> dict[str, str]:
+    ws = open_workspace(str(folder), None, ENV)
+
+    async def go() -> dict[str, str]:
+        async with ws.provider() as provider:
+            obs = await provider.refresh()
+            return {name: o.state for name, o in obs.objects.items() if o.state not in ("DELETED",)}
+
+    return asyncio.run(go())
+
+
+def test_full_lifecycle(quickstart: Path) -> None:
+    first = plan(quickstart)
+    assert first.plan.errors == ()
+    assert set(actions(first).values()) == {Action.CREATE}
+    assert len(actions(first)) == 5
+
+    result = apply(quickstart)
+    assert result.ok, (result.failed, result.skipped)
+    state = result.state
+    assert set(state.resources) == {"deployment.shared-base", "deployment.sql-helper", "lora.faq-bot",
+                                    "lora.summarizer", "lora.support-bot"}
+    assert not state.pending
+    live = live_objects(quickstart)
+    assert sorted(live.values()) == ["DEPLOYED", "DEPLOYED", "DEPLOYED", "READY", "READY"]
+
+    again = plan(quickstart)
+    assert again.plan.has_changes is False and again.plan.drift == ()
+
+    # change replicas: exactly one in-place update
+    dep = quickstart / "deployments.yaml"
+    dep.write_text(dep.read_text().replace("replicas: {min: 1, max: 2}", "replicas: {min: 2, max: 3}"))
+    upd = plan(quickstart)
+    assert actions(upd) == {"deployment.shared-base": Action.UPDATE}
+    (change,) = upd.plan.actionable
+    assert {(a.name, a.before, a.after) for a in change.attributes} == {
+        ("min_replica_count", 1, 2), ("max_replica_count", 2, 3)}
+    assert apply(quickstart).ok
+    assert plan(quickstart).plan.has_changes is False
+
+    # change the base model: the deployment and its LoRAs are replaced
+    dep.write_text(dep.read_text().replace(
+        "base_model: accounts/fireworks/models/llama-v3p1-8b-instruct",
+        "base_model: accounts/fireworks/models/llama-v3p1-70b-instruct"))
+    lor = quickstart / "loras.yaml"
+    rep = plan(quickstart, check_remote=False)
+    assert actions(rep) == {"deployment.shared-base": Action.REPLACE, "lora.faq-bot": Action.REPLACE,
+                            "lora.support-bot": Action.REPLACE}
+    forcing = next(c for c in rep.plan.actionable if c.address == "deployment.shared-base")
+    assert forcing.replace_paths == ("base_model",)
+    # the server-side check catches the LoRAs' base mismatch before anything is applied
+    checked = plan(quickstart)
+    assert {str(d.span).split(":")[0] for d in checked.plan.errors} == {"loras.yaml"}
+    # so move the LoRAs to a serverless-free, matching setup: point them at the 70b base
+    assert lor.exists()
+
+    # destroy removes everything managed
+    dep.write_text(dep.read_text().replace("llama-v3p1-70b-instruct", "llama-v3p1-8b-instruct"))
+    gone = apply(quickstart, destroy=True)
+    assert gone.ok, gone.failed
+    assert gone.state.resources == {}
+    assert live_objects(quickstart) == {}
+    assert plan(quickstart, destroy=True).plan.has_changes is False
