@@ -1,0 +1,119 @@
+"""JSON plan: the versioned machine-readable form of a Plan (schemas/plan.schema.json), both ways (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lorainfra import __version__
+from lorainfra.config.model import frozen_mapping
+from lorainfra.errors import Diagnostic, Span
+from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem, Fingerprint, Plan
+
+# major.minor: additive changes bump the minor; readers accept any minor of their major
+FORMAT_VERSION = "1.0"
+_ACTIONS = {
+    Action.NOOP: ["no-op"],
+    Action.CREATE: ["create"],
+    Action.UPDATE: ["update"],
+    Action.REPLACE: ["delete", "create"],
+    Action.DELETE: ["delete"],
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def change_to_json(change: Change) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "kind": change.kind,
+        "action": change.action.value,
+        "actions": _ACTIONS[change.action],
+        "before": _plain(change.before) if change.before is not None else None,
+        "after": _plain(change.after) if change.after is not None else None,
+        "attributes": [
+            {"name": a.name, "before": _plain(a.before), "after": _plain(a.after),
+             "forces_replacement": a.forces_replacement}
+            for a in change.attributes
+        ],
+        "replace_paths": list(change.replace_paths),
+        "remote_name": change.remote_name,
+        "depends_on": list(change.depends_on),
+        "reason": change.reason,
+    }
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The plan as a JSON-able dict (deterministic: sorted by address, sorted keys when dumped)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "lorainfra_version": __version__,
+        "destroy": plan.destroy,
+        "summary": plan.counts(),
+        "has_changes": plan.has_changes,
+        "fingerprint": {
+            "lineage": plan.fingerprint.lineage,
+            "serial": plan.fingerprint.serial,
+            "config_digest": plan.fingerprint.config_digest,
+            "observed_digest": plan.fingerprint.observed_digest,
+        },
+        "changes": [change_to_json(c) for c in plan.changes],
+        "drift": [
+            {"address": d.address, "kind": d.kind, "attribute": d.attribute,
+             "expected": _plain(d.expected), "live": _plain(d.live)}
+            for d in plan.drift
+        ],
+        "unmanaged": list(plan.unmanaged),
+        "errors": [
+            {"file": e.span.file, "line": e.span.line, "col": e.span.col, "message": e.message, "hint": e.hint}
+            for e in plan.errors
+        ],
+        "observed_digests": dict(sorted(plan.observed_digests.items())),
+    }
+
+
+def check_version(data: Mapping[str, Any]) -> None:
+    version = str(data.get("format_version", ""))
+    major = version.split(".", 1)[0]
+    if major != FORMAT_VERSION.split(".", 1)[0]:
+        raise ValueError(f"plan format_version {version!r} is not supported (this lorainfra reads {FORMAT_VERSION})")
+
+
+def plan_from_json(data: Mapping[str, Any]) -> Plan:
+    """Rebuild a Plan from its JSON form (for ``apply PLANFILE``)."""
+    check_version(data)
+    changes = tuple(
+        Change(
+            address=c["address"],
+            kind=c["kind"],
+            action=Action(c["action"]),
+            attributes=tuple(
+                AttributeChange(a["name"], a["before"], a["after"], bool(a["forces_replacement"]))
+                for a in c.get("attributes", [])
+            ),
+            before=frozen_mapping(c["before"]) if c.get("before") is not None else None,
+            after=frozen_mapping(c["after"]) if c.get("after") is not None else None,
+            remote_name=c.get("remote_name", ""),
+            depends_on=tuple(c.get("depends_on", [])),
+            reason=c.get("reason", ""),
+        )
+        for c in data["changes"]
+    )
+    fp = data["fingerprint"]
+    return Plan(
+        changes=changes,
+        drift=tuple(DriftItem(d["address"], d["kind"], d.get("attribute", ""), d.get("expected"), d.get("live"))
+                    for d in data.get("drift", [])),
+        unmanaged=tuple(data.get("unmanaged", [])),
+        fingerprint=Fingerprint(fp["lineage"], int(fp["serial"]), fp["config_digest"], fp["observed_digest"]),
+        errors=tuple(Diagnostic(Span(e["file"], e["line"], e["col"]), e["message"], e.get("hint", ""))
+                     for e in data.get("errors", [])),
+        observed_digests=frozen_mapping(data.get("observed_digests", {})),
+        destroy=bool(data.get("destroy", False)),
+    )
