@@ -148,7 +148,7 @@ def migrate(
                     version, written_at=entry.written_at, who=entry.who, operation=entry.operation
                 )
                 copied += 1
-            if not entries or entries[-1].serial != latest.serial:
+            if latest.serial > base and (not entries or entries[-1].serial != latest.serial):
                 dst.import_version(latest, written_at="", who="", operation="state migrate")
                 copied += 1
         elif existing is None:

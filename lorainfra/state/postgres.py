@@ -138,7 +138,9 @@ class PostgresBackend:
     def _connect(self, doing: str, *, autocommit: bool = False) -> Iterator[Any]:
         pg = _psycopg()
         try:
-            conn = pg.connect(self._dsn, autocommit=autocommit, application_name="lorainfra", connect_timeout=10)
+            conn = pg.connect(
+                self._dsn, autocommit=autocommit, application_name="lorainfra", connect_timeout=10
+            )
         except pg.Error as exc:
             raise self._error(exc, f"cannot connect ({doing})") from None
         try:
@@ -345,7 +347,9 @@ class PostgresBackend:
             for pid in self._holder_pids(conn, key):
                 ok = conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
                 if not ok:
-                    raise LockError(f"could not end the database session (pid {pid}) holding {info.describe()}")
+                    raise LockError(
+                        f"could not end the database session (pid {pid}) holding {info.describe()}"
+                    )
             deadline = time.monotonic() + 5.0
             while self._holder_pids(conn, key) and time.monotonic() < deadline:
                 time.sleep(POLL_INTERVAL)  # the terminated session releases its lock as it exits

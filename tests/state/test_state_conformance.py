@@ -8,8 +8,8 @@ import time
 from dataclasses import replace
 
 import pytest
-
 from conftest import Store
+
 from lorainfra.errors import LockError, StateError
 from lorainfra.state.model import PendingOp, ResourceState, State
 
@@ -184,8 +184,14 @@ def test_lock_is_exclusive_and_names_holder(store: Store) -> None:
         assert time.monotonic() - started < 1.0  # fails fast
         message = str(caught.value)
         assert message.startswith("state is locked: ")
-        for part in (info.id, "alice@host (pid 123)", "2024-05-01T12:00:00.000Z", "'apply'",
-                     "--lock-timeout", f"lorainfra force-unlock {info.id}"):
+        for part in (
+            info.id,
+            "alice@host (pid 123)",
+            "2024-05-01T12:00:00.000Z",
+            "'apply'",
+            "--lock-timeout",
+            f"lorainfra force-unlock {info.id}",
+        ):
             assert part in message
     assert b.lock_holder() is None
     with b.lock("plan") as second:
