@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from lorainfra.addresses import Address
 from lorainfra.cli.app import (
     AutoApprove,
     DirArg,
@@ -21,12 +24,16 @@ from lorainfra.cli.app import (
 )
 from lorainfra.cli.console import LiveSink, PlainSink
 from lorainfra.cli.context import Workspace, open_workspace
+from lorainfra.cli.markdown import plan_markdown
 from lorainfra.cli.render import render_plan
 from lorainfra.config.loader import load_config
 from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
 from lorainfra.engine.events import EventSink
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan
 from lorainfra.errors import ConfigError
+from lorainfra.plan.jsonplan import plan_to_json
+from lorainfra.plan.model import Plan
+from lorainfra.plan.planfile import ensure_fresh, read_plan_file, write_plan_file
 from lorainfra.state.model import State
 
 LockTimeout = Annotated[
@@ -73,6 +80,47 @@ def validate(directory: DirArg = ".") -> None:
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
 
 
+TargetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--target", help="Only this address (and what it depends on). Repeatable."),
+]
+ReplaceOpt = Annotated[
+    list[str] | None, typer.Option("--replace", help="Force replacing this address. Repeatable.")
+]
+FormatOpt = Annotated[str, typer.Option("--format", help="text | markdown | json")]
+
+
+def _addresses(values: list[str] | None, flag: str) -> frozenset[str]:
+    out = set()
+    for value in values or []:
+        try:
+            out.add(str(Address.parse(value)))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=flag) from exc
+    return frozenset(out)
+
+
+def _options(destroy: bool, target: list[str] | None, replace: list[str] | None) -> PlanOptions:
+    return PlanOptions(destroy=destroy, targets=_addresses(target, "--target"),
+                       replace=_addresses(replace, "--replace"))
+
+
+def _emit_plan(plan_: Plan, fmt_: str) -> None:
+    if fmt_ == "json":
+        sys.stdout.write(json.dumps(plan_to_json(plan_), indent=2, sort_keys=True) + "\n")
+    elif fmt_ == "markdown":
+        sys.stdout.write(plan_markdown(plan_))
+    else:
+        sys.stdout.write(render_plan(plan_))
+
+
+def _check_format(value: str, as_json: bool) -> str:
+    fmt_ = "json" if as_json else value
+    if fmt_ not in ("text", "markdown", "json"):
+        raise typer.BadParameter(f"{value!r}: use text, markdown or json", param_hint="--format")
+    return fmt_
+
+
 @app.command()
 def plan(
     ctx: typer.Context,
@@ -82,12 +130,27 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")
     ] = False,
     destroy: Annotated[bool, typer.Option("--destroy", help="Plan destroying everything managed.")] = False,
+    out: Annotated[str | None, typer.Option("--out", help="Save the plan for `lorainfra apply FILE`.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (schemas/plan.schema.json).")] = False,
+    format_: FormatOpt = "text",
+    target: TargetOpt = None,
+    replace: ReplaceOpt = None,
+    lock_timeout: LockTimeout = "0s",
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
+    fmt_ = _check_format(format_, as_json)
     ws = open_workspace(directory, _endpoint(ctx, endpoint))
-    planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), PlanOptions(destroy=destroy)))
-    _raise_plan_errors(planned)
-    sys.stdout.write(render_plan(planned.plan))
+    options = _options(destroy, target, replace)
+    with ExitStack() as stack:
+        if out:
+            stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
+        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options))
+        _raise_plan_errors(planned)
+        if out:
+            write_plan_file(out, planned.plan, config_dir=str(Path(ws.config.root)))
+    _emit_plan(planned.plan, fmt_)
+    if out:
+        sys.stderr.write(f"Saved the plan to {out}. Apply exactly this plan with: lorainfra apply {out}\n")
     if detailed_exitcode and planned.plan.has_changes:
         raise typer.Exit(2)
 
@@ -121,30 +184,40 @@ def _report(result: ApplyResult, verb: str) -> None:
 
 def _apply(
     ctx: typer.Context, directory: str, endpoint: str | None, auto_approve: bool, parallelism: int,
-    lock_timeout: str, destroy: bool,
+    lock_timeout: str, options: PlanOptions, plan_file: str | None = None,
 ) -> None:
+    saved: Plan | None = None
+    if plan_file:
+        saved, recorded_dir, _ = read_plan_file(plan_file)
+        options = PlanOptions(destroy=saved.destroy)
+        if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
+            directory = recorded_dir
     ws = open_workspace(directory, _endpoint(ctx, endpoint))
-    verb = "Destroy" if destroy else "Apply"
-    operation = "destroy" if destroy else "apply"
+    verb = "Destroy" if options.destroy else "Apply"
+    operation = "destroy" if options.destroy else "apply"
     with ws.backend.lock(operation, timeout=parse_timeout(lock_timeout)):
         async def go(stop: asyncio.Event) -> tuple[Planned, ApplyResult | None]:
             async with ws.provider() as provider:
-                planned = await make_plan(ws.config, provider, _read_state(ws), PlainSink(sys.stderr),
-                                          PlanOptions(destroy=destroy))
+                planned = await make_plan(ws.config, provider, _read_state(ws), PlainSink(sys.stderr), options)
                 if planned.plan.errors:
                     return planned, None
-                sys.stdout.write(render_plan(planned.plan))
-                if not planned.plan.has_changes and not planned.notes:
+                to_apply = planned.plan
+                if saved is not None:
+                    ensure_fresh(saved, planned.plan)
+                    to_apply = saved  # exactly what was reviewed
+                else:
+                    sys.stdout.write(render_plan(to_apply))
+                if not to_apply.has_changes and not planned.notes:
                     return planned, None
-                if not auto_approve and planned.plan.has_changes:
+                if saved is None and not auto_approve and to_apply.has_changes:
                     await asyncio.to_thread(_confirm, operation)
                 with ExitStack() as stack:
                     sink = _sink(stack)
                     applier = Applier(provider, ws.backend, planned.state, sink,
                                       ApplyOptions(parallelism=parallelism), operation=operation, stop=stop)
-                    if not planned.plan.has_changes:  # only pending ops were resolved: record that
+                    if planned.notes:  # pending operations were resolved: record that first
                         applier.state = ws.backend.write(planned.state, operation=operation)
-                    result = await applier.run(planned.plan)
+                    result = await applier.run(to_apply)
                 return planned, result
 
         planned, result = run_async(go)
@@ -161,14 +234,22 @@ def _apply(
 @app.command()
 def apply(
     ctx: typer.Context,
-    directory: DirArg = ".",
+    directory: Annotated[str, typer.Argument(help="Config folder, or a plan file saved with plan --out.")] = ".",
     endpoint: EndpointOpt = None,
     auto_approve: AutoApprove = False,
     parallelism: Parallelism = 10,
     lock_timeout: LockTimeout = "0s",
+    target: TargetOpt = None,
+    replace: ReplaceOpt = None,
 ) -> None:
-    """Make the account match the config: create, update, replace and delete in dependency order."""
-    _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout, destroy=False)
+    """Make the account match the config (or apply exactly a saved plan), in dependency order."""
+    if Path(directory).is_file():
+        if target or replace:
+            raise typer.BadParameter("a saved plan already fixed its targets", param_hint="--target/--replace")
+        _apply(ctx, ".", endpoint, True, parallelism, lock_timeout, PlanOptions(), plan_file=directory)
+        return
+    _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout,
+           _options(False, target, replace))
 
 
 @app.command()
@@ -179,6 +260,7 @@ def destroy(
     auto_approve: AutoApprove = False,
     parallelism: Parallelism = 10,
     lock_timeout: LockTimeout = "0s",
+    target: TargetOpt = None,
 ) -> None:
     """Delete everything this config manages (LoRAs unloaded before their deployments)."""
-    _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout, destroy=True)
+    _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout, _options(True, target, None))

@@ -1,0 +1,138 @@
+"""State commands: list, show, rm, mv, history, pull, push, migrate, and force-unlock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lorainfra.cli.app import DirArg, app
+from lorainfra.cli.commands import LockTimeout, parse_timeout
+from lorainfra.config.loader import load_config
+from lorainfra.config.model import StateSettings
+from lorainfra.errors import LorainfraError, StateError
+from lorainfra.state.backend import StateBackend
+from lorainfra.state.model import State
+from lorainfra.state.open import default_who, open_backend
+from lorainfra.state.ops import check_push, migrate, state_mv, state_rm
+
+state_app = typer.Typer(help="Inspect and change the state (what lorainfra manages).", no_args_is_help=True)
+app.add_typer(state_app, name="state")
+DirOpt = Annotated[str, typer.Option("--dir", "-C", help="Config folder.")]
+
+
+def _backend(directory: str) -> StateBackend:
+    config = load_config(directory)
+    import os
+
+    return open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
+
+
+def _state(backend: StateBackend) -> State:
+    state = backend.read()
+    if state is None:
+        raise StateError(f"no state yet in {backend.describe()}: nothing has been applied")
+    return state
+
+
+@state_app.command("list")
+def list_(directory: DirArg = ".") -> None:
+    """Every managed address and its live object."""
+    state = _backend(directory).read()
+    for address, res in sorted((state.resources if state else {}).items()):
+        print(f"{address}\t{res.remote_name}")
+    for address in sorted(state.pending if state else {}):
+        print(f"{address}\t(pending {state.pending[address].operation})" if state else "")
+
+
+@state_app.command("show")
+def show(address: Annotated[str, typer.Argument()], directory: DirOpt = ".") -> None:
+    """One managed resource as recorded (last applied attributes, dependencies)."""
+    state = _state(_backend(directory))
+    res = state.resources.get(address)
+    if res is None:
+        raise StateError(f"{address} is not in the state (see `lorainfra state list`)")
+    print(json.dumps(res.to_json(), indent=2, sort_keys=True))
+
+
+@state_app.command("rm")
+def rm(address: Annotated[str, typer.Argument()], directory: DirOpt = ".", lock_timeout: LockTimeout = "0s") -> None:
+    """Forget a resource without deleting it (it becomes 'not managed')."""
+    backend = _backend(directory)
+    with backend.lock("state rm", timeout=parse_timeout(lock_timeout)):
+        written = backend.write(state_rm(_state(backend), address), operation="state rm")
+    print(f"Removed {address} from the state (serial {written.serial}); the live object was not touched.")
+
+
+@state_app.command("mv")
+def mv(old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument()], directory: DirOpt = ".",
+       lock_timeout: LockTimeout = "0s") -> None:
+    """Rename a managed resource without destroying and recreating it."""
+    backend = _backend(directory)
+    with backend.lock("state mv", timeout=parse_timeout(lock_timeout)):
+        written = backend.write(state_mv(_state(backend), old, new), operation="state mv")
+    print(f"Moved {old} to {new} (serial {written.serial}).")
+
+
+@state_app.command("history")
+def history(directory: DirArg = ".") -> None:
+    """Every state version kept: serial, time, who, operation."""
+    for entry in _backend(directory).history():
+        print(f"{entry.serial}\t{entry.written_at}\t{entry.who}\t{entry.operation}")
+
+
+@state_app.command("pull")
+def pull(directory: DirArg = ".", serial: Annotated[int | None, typer.Option(help="An older serial.")] = None) -> None:
+    """Print the state document (the latest, or --serial N)."""
+    backend = _backend(directory)
+    state = backend.read_serial(serial) if serial is not None else backend.read()
+    if state is None:
+        raise StateError(f"serial {serial} is not kept" if serial is not None else "no state yet")
+    sys.stdout.write(state.dumps())
+
+
+@state_app.command("push")
+def push(file: Annotated[str, typer.Argument()], directory: DirOpt = ".",
+         force: Annotated[bool, typer.Option("--force", help="Allow a serial not above the stored one.")] = False,
+         lock_timeout: LockTimeout = "0s") -> None:
+    """Replace the stored state with FILE (same lineage, newer serial)."""
+    try:
+        incoming = State.loads(Path(file).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LorainfraError(f"cannot read {file}: {exc}") from exc
+    backend = _backend(directory)
+    with backend.lock("state push", timeout=parse_timeout(lock_timeout)):
+        written = backend.write(check_push(backend.read(), incoming, force=force), operation="state push")
+    print(f"Pushed {file} (now serial {written.serial}).")
+
+
+@state_app.command("migrate")
+def migrate_cmd(
+    to: Annotated[str, typer.Option("--to", help="Destination backend: postgres or local.")],
+    directory: DirOpt = ".",
+    dsn_env: Annotated[str, typer.Option("--dsn-env", help="Env var holding the destination DSN.")] = "LORAINFRA_STATE_DSN",
+    workspace: Annotated[str, typer.Option("--workspace")] = "default",
+    path: Annotated[str | None, typer.Option("--path", help="Destination file (local).")] = None,
+    lock_timeout: LockTimeout = "0s",
+) -> None:
+    """Copy this config's state (with its kept history) to another backend; nothing is lost."""
+    import os
+
+    config = load_config(directory)
+    src = open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
+    settings = StateSettings(backend=to, dsn_env=dsn_env if to == "postgres" else None, workspace=workspace, path=path)
+    dst = open_backend(settings, Path(config.root), environ=os.environ, who=default_who())
+    result = migrate(src, dst, lock_timeout=parse_timeout(lock_timeout))
+    print(f"Migrated lineage {result.lineage} to {dst.describe()}: {result.copied} version(s) copied, "
+          f"latest serial {result.serial}. Now set `state: {{backend: {to}, ...}}` in lorainfra.yaml.")
+
+
+@app.command("force-unlock")
+def force_unlock(lock_id: Annotated[str, typer.Argument()], directory: DirArg = ".") -> None:
+    """Remove a state lock record whose holder is gone."""
+    backend = _backend(directory)
+    backend.force_unlock(lock_id)
+    print(f"Lock {lock_id} removed.")
