@@ -86,7 +86,10 @@ def test_password_never_appears_in_errors() -> None:
     ("dsn", "masked"),
     [
         ("postgresql://u:pw@h:5/db", "postgresql://u:***@h:5/db"),
-        ("postgresql://u@h/db?password=pw&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        (
+            "postgresql://u@h/db?password=pw&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
         ("host=h user=u password=pw dbname=d", "host=h user=u password=*** dbname=d"),
         ("host=h password='p w' dbname=d", "host=h password=*** dbname=d"),
         ("postgresql://h/db", "postgresql://h/db"),
