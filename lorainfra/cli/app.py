@@ -43,6 +43,7 @@ class GlobalOptions:
 
     debug: bool = False
     endpoint: str | None = None
+    insecure: bool = False
 
 
 def _version(value: bool) -> None:
@@ -56,6 +57,9 @@ def root(
     ctx: typer.Context,
     endpoint: EndpointOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and HTTP traces (secrets redacted).")] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a plain http:// endpoint that is not on loopback.")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -63,6 +67,7 @@ def root(
     opts = GlobalOptions()
     opts.debug = debug
     opts.endpoint = endpoint
+    opts.insecure = insecure
     ctx.obj = opts
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)

@@ -19,6 +19,7 @@ from lorainfra.cli.app import (
     Parallelism,
     _console,
     _endpoint,
+    _opts,
     app,
     run_async,
 )
@@ -30,7 +31,7 @@ from lorainfra.config.loader import load_config
 from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
 from lorainfra.engine.events import EventSink
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan
-from lorainfra.errors import ConfigError
+from lorainfra.errors import ConfigError, LorainfraError
 from lorainfra.plan.jsonplan import plan_to_json
 from lorainfra.plan.model import Plan
 from lorainfra.plan.planfile import ensure_fresh, read_plan_file, write_plan_file
@@ -139,7 +140,7 @@ def plan(
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
     fmt_ = _check_format(format_, as_json)
-    ws = open_workspace(directory, _endpoint(ctx, endpoint))
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
     options = _options(destroy, target, replace)
     with ExitStack() as stack:
         if out:
@@ -157,9 +158,9 @@ def plan(
 
 def _confirm(action: str) -> None:
     if not sys.stdin.isatty():
-        raise typer.BadParameter(
-            f"{action} needs confirmation but there is no terminal to ask on: pass --auto-approve",
-            param_hint="--auto-approve",
+        raise LorainfraError(
+            f"{action} needs confirmation but there is no terminal to ask on: review the plan above and "
+            "pass --auto-approve (or apply a saved plan: lorainfra plan --out FILE; lorainfra apply FILE)"
         )
     answer = input(f"\nDo you want to perform these actions?\n  Only 'yes' will be accepted to {action}.\n\n  Enter a value: ")
     if answer.strip() != "yes":
@@ -192,7 +193,7 @@ def _apply(
         options = PlanOptions(destroy=saved.destroy)
         if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
             directory = recorded_dir
-    ws = open_workspace(directory, _endpoint(ctx, endpoint))
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
     verb = "Destroy" if options.destroy else "Apply"
     operation = "destroy" if options.destroy else "apply"
     with ws.backend.lock(operation, timeout=parse_timeout(lock_timeout)):

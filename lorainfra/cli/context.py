@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from lorainfra.addresses import valid_id
 from lorainfra.config.loader import load_config
@@ -37,7 +39,19 @@ class Settings:
         return self.endpoint == LOCAL_ENDPOINT
 
 
-def resolve_settings(config: Config, endpoint_flag: str | None, environ: Mapping[str, str]) -> Settings:
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_settings(
+    config: Config, endpoint_flag: str | None, environ: Mapping[str, str], *, insecure: bool = False
+) -> Settings:
     """Flag > config > environment > default, the way the official SDK reads FIREWORKS_* variables."""
     endpoint = endpoint_flag or config.provider.endpoint or environ.get("FIREWORKS_BASE_URL") or DEFAULT_BASE_URL
     endpoint = endpoint.rstrip("/")
@@ -45,6 +59,11 @@ def resolve_settings(config: Config, endpoint_flag: str | None, environ: Mapping
         raise SettingsError(f"endpoint {endpoint!r} is neither 'local' nor an http(s) URL")
     if endpoint.endswith("/v1"):
         raise SettingsError(f"endpoint {endpoint!r} must not end in /v1: lorainfra appends /v1/... itself")
+    if endpoint.startswith("http://") and not _is_loopback(endpoint) and not insecure:
+        raise SettingsError(
+            f"refusing plain http:// endpoint {endpoint}: the API key would travel unencrypted; use https://, "
+            "a loopback address, or pass --insecure"
+        )
     account = config.provider.account or environ.get("FIREWORKS_ACCOUNT_ID", "")
     if not account:
         raise SettingsError(
@@ -116,9 +135,11 @@ class Workspace:
         return ProviderSession(self.config, self.settings, **kwargs)
 
 
-def open_workspace(directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None) -> Workspace:
+def open_workspace(
+    directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None, *, insecure: bool = False
+) -> Workspace:
     env = os.environ if environ is None else environ
     config = load_config(directory)
-    settings = resolve_settings(config, endpoint_flag, env)
+    settings = resolve_settings(config, endpoint_flag, env, insecure=insecure)
     backend = open_backend(config.state, Path(config.root), environ=env, who=default_who())
     return Workspace(config, settings, backend)

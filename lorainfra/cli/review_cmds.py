@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lorainfra.addresses import Address
-from lorainfra.cli.app import DirArg, EndpointOpt, _endpoint, app, run_async
+from lorainfra.cli.app import DirArg, EndpointOpt, _endpoint, _opts, app, run_async
 from lorainfra.cli.commands import LockTimeout, _check_format, _emit_plan, _read_state, parse_timeout
 from lorainfra.cli.console import PlainSink
 from lorainfra.cli.context import open_workspace
@@ -48,7 +48,7 @@ def drift(
     Config edits not yet applied are not drift: live objects are compared with what lorainfra last applied.
     """
     fmt_ = _check_format(format_, as_json)
-    ws = open_workspace(directory, _endpoint(ctx, endpoint))
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
 
     async def go(stop: asyncio.Event):  # type: ignore[no-untyped-def]
         async with ws.provider() as provider:
@@ -88,7 +88,7 @@ def import_(
         addr = Address.parse(address)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="ADDRESS") from exc
-    ws = open_workspace(directory, _endpoint(ctx, endpoint))
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
     resource = ws.config.resources.get(addr)
     if resource is None:
         raise LorainfraError(f"{address} is not declared in {directory}: add it to the config first, then import")
