@@ -65,7 +65,7 @@ def _now() -> str:
 def build_nodes(plan: Plan, state: State) -> dict[Node, tuple[Node, ...]]:
     """Operation nodes and their dependencies: creates after their dependencies, deletes in reverse."""
     changes = {c.address: c for c in plan.actionable}
-    forward: dict[Node, Node] = {}
+    forward: dict[str, Node] = {}
     deletes: dict[str, Node] = {}
     nodes: dict[Node, set[Node]] = {}
     for address, change in changes.items():

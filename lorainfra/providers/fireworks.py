@@ -59,13 +59,14 @@ class RateLimiter:
 
 def _error_from(response: httpx.Response) -> ApiError:
     """Read either error envelope: ``{code, message, details}`` or ``{"error": {...}}``."""
-    code, message, details = 0, "", []
+    code, message = 0, ""
+    details: list[object] = []
     try:
-        body = response.json()
+        body: Any = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else body
         raw_code = inner.get("code", 0)
         code = raw_code if isinstance(raw_code, int) else 0
         message = str(inner.get("message", "") or "")

@@ -8,7 +8,7 @@ from pathlib import Path
 from lorainfra.cli.context import open_workspace
 from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
 from lorainfra.engine.events import ListSink
-from lorainfra.engine.planner import PlanOptions, Planned, make_plan
+from lorainfra.engine.planner import Planned, PlanOptions, make_plan
 from lorainfra.plan.model import Action
 from lorainfra.state.model import State
 
