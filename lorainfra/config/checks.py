@@ -120,7 +120,7 @@ def check_name(decl: Decl) -> list[Diagnostic]:
     if valid_id(decl.name):
         return []
     what = "deployment ID" if decl.kind == "deployment" else "lora name"
-    return [_error(decl.key_span, f"{short(decl.name)} is not a valid {what}", id_hint(decl.name))]
+    return [_error(decl.key_span, f"{short(decl.name, 100)} is not a valid {what}", id_hint(decl.name))]
 
 
 def _window(decl: Decl, key: str, low: float | None, high: float | None) -> list[Diagnostic]:
