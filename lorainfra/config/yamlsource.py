@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from lorainfra.errors import Diagnostic, Span
 
@@ -67,11 +70,27 @@ def show_tag(tag: str) -> str:
     return "!!" + tag[len(_T) :] if tag.startswith(_T) else tag
 
 
-class _Composer(yaml.SafeLoader):
-    """A SafeLoader used only to compose nodes, with depth, node-count and alias-expansion limits."""
+# libyaml's event parser when PyYAML was built with it (about 20x faster), else the pure-Python one;
+# composing stays in Python (below) so that the limits apply while nodes are built.
+def _parser_class() -> Any:
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        return yaml.SafeLoader
+    return CParser
 
-    def __init__(self, text: str, max_depth: int, max_nodes: int) -> None:
-        super().__init__(text)
+
+_Parser: Any = _parser_class()
+
+
+class _Composer(_Parser, Composer, SafeConstructor, Resolver):
+    """Composes nodes from parser events, with depth, node-count and alias-expansion limits."""
+
+    def __init__(self, text: str | bytes, max_depth: int, max_nodes: int) -> None:
+        _Parser.__init__(self, text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
         self.max_depth = max_depth
         self.max_nodes = max_nodes
         self.depth = 0
@@ -102,6 +121,7 @@ class _Composer(yaml.SafeLoader):
             )
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event: Any
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             if event.anchor in self.open_anchors:
@@ -264,6 +284,11 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+def _byte_line_col(data: bytes, offset: int) -> tuple[int, int]:
+    start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, len(data[start:offset].decode("utf-8", "replace")) + 1
+
+
 def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     """UTF-8 text of a config file, or a diagnostic saying where it stops being text."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -286,9 +311,11 @@ def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     return text.removeprefix("\ufeff"), []
 
 
-def _syntax_hint(problem: str) -> str:
-    if "\t" in problem or "'\\t'" in problem:
+def _syntax_hint(problem: str, line_text: str) -> str:
+    if "\t" in line_text:
         return "YAML does not allow tabs for indentation; indent with spaces"
+    if "nesting" in problem:
+        return "a lorainfra config needs only a few levels of nesting; flatten this structure"
     if "undefined alias" in problem:
         return "define the anchor (&name) before using the alias (*name)"
     if "another document" in problem:
@@ -301,8 +328,15 @@ def parse_yaml(text: str, file: str, *, max_depth: int = MAX_DEPTH,
     """Parse one YAML document. Returns (None, diagnostics) when the file cannot be read at all."""
     composer: _Composer | None = None
     try:
-        composer = _Composer(text, max_depth, max_nodes)
-        root = composer.get_single_node()
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line, col = _line_col(text, exc.start)
+        return None, [Diagnostic(Span(file, line, col), f"invalid character {text[exc.start]!r} in YAML text",
+                                 "save the file as UTF-8 text")]
+    lines = text.split("\n")
+    try:
+        composer = _Composer(data if _Parser is not yaml.SafeLoader else text, max_depth, max_nodes)
+        root = Composer.get_single_node(composer)
         builder = _Builder(file, composer)
         if root is not None:
             builder.doc.data = builder.build(root, (), 0, root.start_mark)
@@ -318,14 +352,15 @@ def parse_yaml(text: str, file: str, *, max_depth: int = MAX_DEPTH,
         message = f"invalid YAML: {problem}"
         if exc.context and exc.problem and exc.context_mark is not None:
             message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        return None, [Diagnostic(span, message, _syntax_hint(problem))]
+        line_text = lines[mark.line] if mark is not None and 0 <= mark.line < len(lines) else ""
+        return None, [Diagnostic(span, message, _syntax_hint(problem, line_text))]
     except yaml.reader.ReaderError as exc:
-        line, col = _line_col(text, exc.position)
+        line, col = _line_col(text, exc.position) if _Parser is yaml.SafeLoader else _byte_line_col(data, exc.position)
         return None, [Diagnostic(Span(file, line, col),
                                  f"invalid character {chr(exc.character)!r} (#x{exc.character:04x}) in YAML text",
                                  "remove control characters from the file")]
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error above is marked
-        return None, [Diagnostic(Span(file, 1, 1), f"invalid YAML: {exc}", _syntax_hint(str(exc)))]
+        return None, [Diagnostic(Span(file, 1, 1), f"invalid YAML: {exc}", _syntax_hint(str(exc), ""))]
     finally:
         if composer is not None:
             composer.dispose()
