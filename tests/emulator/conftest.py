@@ -74,7 +74,9 @@ class Api:
         params = fields.pop("_params", None) or {}
         body = {"baseModel": LLAMA, "deploymentShape": MULTI_LORA_SHAPE, "enableAddons": True, **fields}
         body = {k: v for k, v in body.items() if v is not None}
-        return self.post(f"/v1/accounts/{ACCOUNT}/deployments", params={"deploymentId": dep_id, **params}, json=body)
+        return self.post(
+            f"/v1/accounts/{ACCOUNT}/deployments", params={"deploymentId": dep_id, **params}, json=body
+        )
 
     def deployment(self, dep_id: str) -> httpx.Response:
         return self.get(f"/v1/accounts/{ACCOUNT}/deployments/{dep_id}")
@@ -146,3 +148,6 @@ def ready_deployment(api: Api, clock: FakeClock, dep_id: str = "base", **fields:
     data = api.deployment(dep_id).json()
     assert data["state"] == "READY", data
     return data
+
+
+MakeApi = Callable[..., Api]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import ACCOUNT, LLAMA, SQL_HELPER, Api, assert_rpc_error
+from tests.emulator.conftest import ACCOUNT, LLAMA, SQL_HELPER, Api, MakeApi, assert_rpc_error
 
 D = f"/v1/accounts/{ACCOUNT}/deployments"
 SHAPE = "accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-multi-lora"
@@ -15,65 +15,278 @@ H100 = "NVIDIA_H100_80GB"
 
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], int, str]] = [
     # (case id, query, body, code, message fragment)
-    ("bad-id-upper", {"deploymentId": "Bad"}, {"baseModel": LLAMA, "deploymentShape": SHAPE}, 3, "invalid deployment ID"),
-    ("bad-id-dash", {"deploymentId": "-x"}, {"baseModel": LLAMA, "deploymentShape": SHAPE}, 3, "invalid deployment ID"),
-    ("bad-id-long", {"deploymentId": "a" * 64}, {"baseModel": LLAMA, "deploymentShape": SHAPE}, 3, "invalid deployment ID"),
+    (
+        "bad-id-upper",
+        {"deploymentId": "Bad"},
+        {"baseModel": LLAMA, "deploymentShape": SHAPE},
+        3,
+        "invalid deployment ID",
+    ),
+    (
+        "bad-id-dash",
+        {"deploymentId": "-x"},
+        {"baseModel": LLAMA, "deploymentShape": SHAPE},
+        3,
+        "invalid deployment ID",
+    ),
+    (
+        "bad-id-long",
+        {"deploymentId": "a" * 64},
+        {"baseModel": LLAMA, "deploymentShape": SHAPE},
+        3,
+        "invalid deployment ID",
+    ),
     ("missing-base", {"deploymentId": "x"}, {"deploymentShape": SHAPE}, 3, "baseModel is required"),
-    ("bad-base-name", {"deploymentId": "x"}, {"baseModel": "llama", "deploymentShape": SHAPE}, 3, "baseModel"),
-    ("unknown-base", {"deploymentId": "x"}, {"baseModel": "accounts/fireworks/models/nope", "acceleratorType": H100}, 5, "not found"),
-    ("shape-and-accel", {"deploymentId": "x"}, {"baseModel": LLAMA, "deploymentShape": SHAPE, "acceleratorType": H100}, 3, "acceleratorType"),
+    (
+        "bad-base-name",
+        {"deploymentId": "x"},
+        {"baseModel": "llama", "deploymentShape": SHAPE},
+        3,
+        "baseModel",
+    ),
+    (
+        "unknown-base",
+        {"deploymentId": "x"},
+        {"baseModel": "accounts/fireworks/models/nope", "acceleratorType": H100},
+        5,
+        "not found",
+    ),
+    (
+        "shape-and-accel",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "deploymentShape": SHAPE, "acceleratorType": H100},
+        3,
+        "acceleratorType",
+    ),
     ("no-shape-no-accel", {"deploymentId": "x"}, {"baseModel": LLAMA}, 3, "acceleratorType is required"),
-    ("accel-unspecified", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": "ACCELERATOR_TYPE_UNSPECIFIED"}, 3, "acceleratorType"),
-    ("accel-enum", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": "NVIDIA_H9000"}, 3, "acceleratorType"),
-    ("precision-enum", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "precision": "FP3"}, 3, "precision"),
-    ("region-enum", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "placement": {"region": "MARS_1"}}, 3, "placement.region"),
-    ("multi-region-enum", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "placement": {"multiRegion": "MOON"}}, 3, "multiRegion"),
-    ("placement-two", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "placement": {"region": "US_IOWA_1", "multiRegion": "US"}}, 3, "exactly one"),
-    ("display-name-64", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "displayName": "d" * 64}, 3, "fewer than 64"),
-    ("min-gt-max", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "minReplicaCount": 3, "maxReplicaCount": 2}, 3, "must not exceed"),
-    ("negative-min", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "minReplicaCount": -1}, 3, ">= 0"),
-    ("revocable-lt-max", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "maxReplicaCount": 3, "maxWithRevocableReplicaCount": 2}, 3, "maxWithRevocable"),
-    ("scale-up-window", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleUpWindow": "2h"}}, 3, "at most 1h"),
-    ("scale-down-window", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleDownWindow": "3601s"}}, 3, "at most 1h"),
-    ("scale-to-zero-window", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleToZeroWindow": "4m"}}, 3, "at least 5m"),
-    ("bad-duration", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleUpWindow": "soon"}}, 3, "invalid duration"),
-    ("load-target-range", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"loadTargets": {"default": 1.5}}}, 3, "0-1"),
-    ("shapeless-risk-with-shape", {"deploymentId": "x", "acceptShapelessRisk": "true"}, {"baseModel": LLAMA, "deploymentShape": SHAPE}, 3, "acceptShapelessRisk"),
-    ("unknown-shape", {"deploymentId": "x"}, {"baseModel": LLAMA, "deploymentShape": "accounts/fireworks/deploymentShapes/nope"}, 5, "not found"),
-    ("bad-shape-name", {"deploymentId": "x"}, {"baseModel": LLAMA, "deploymentShape": "nope"}, 3, "invalid shape name"),
-    ("unvalidated-version", {"deploymentId": "x"}, {"baseModel": LLAMA, "deploymentShape": SHAPE + "/versions/v3"}, 3, "not validated"),
-    ("shape-base-mismatch", {"deploymentId": "x"}, {"baseModel": "accounts/fireworks/models/qwen2p5-7b-instruct", "deploymentShape": SHAPE}, 3, "is for"),
-    ("addons-on-non-multi-lora-shape", {"deploymentId": "x"}, {"baseModel": LLAMA, "deploymentShape": FAST, "enableAddons": True}, 3, "MULTI_LORA"),
-    ("addons-on-base-without-lora", {"deploymentId": "x"}, {"baseModel": "accounts/fireworks/models/deepseek-v3", "acceleratorType": H100, "enableAddons": True}, 3, "does not support LoRA"),
-    ("live-merge-with-addons", {"deploymentId": "x"}, {"baseModel": SQL_HELPER, "acceleratorType": H100, "enableAddons": True}, 3, "live-merge"),
-    ("wrong-type", {"deploymentId": "x"}, {"baseModel": LLAMA, "acceleratorType": H100, "minReplicaCount": "many"}, 3, "integer"),
-    ("bad-validate-only", {"deploymentId": "x", "validateOnly": "maybe"}, {"baseModel": LLAMA, "acceleratorType": H100}, 3, "boolean"),
+    (
+        "accel-unspecified",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": "ACCELERATOR_TYPE_UNSPECIFIED"},
+        3,
+        "acceleratorType",
+    ),
+    (
+        "accel-enum",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": "NVIDIA_H9000"},
+        3,
+        "acceleratorType",
+    ),
+    (
+        "precision-enum",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "precision": "FP3"},
+        3,
+        "precision",
+    ),
+    (
+        "region-enum",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "placement": {"region": "MARS_1"}},
+        3,
+        "placement.region",
+    ),
+    (
+        "multi-region-enum",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "placement": {"multiRegion": "MOON"}},
+        3,
+        "multiRegion",
+    ),
+    (
+        "placement-two",
+        {"deploymentId": "x"},
+        {
+            "baseModel": LLAMA,
+            "acceleratorType": H100,
+            "placement": {"region": "US_IOWA_1", "multiRegion": "US"},
+        },
+        3,
+        "exactly one",
+    ),
+    (
+        "display-name-64",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "displayName": "d" * 64},
+        3,
+        "fewer than 64",
+    ),
+    (
+        "min-gt-max",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "minReplicaCount": 3, "maxReplicaCount": 2},
+        3,
+        "must not exceed",
+    ),
+    (
+        "negative-min",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "minReplicaCount": -1},
+        3,
+        ">= 0",
+    ),
+    (
+        "revocable-lt-max",
+        {"deploymentId": "x"},
+        {
+            "baseModel": LLAMA,
+            "acceleratorType": H100,
+            "maxReplicaCount": 3,
+            "maxWithRevocableReplicaCount": 2,
+        },
+        3,
+        "maxWithRevocable",
+    ),
+    (
+        "scale-up-window",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleUpWindow": "2h"}},
+        3,
+        "at most 1h",
+    ),
+    (
+        "scale-down-window",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleDownWindow": "3601s"}},
+        3,
+        "at most 1h",
+    ),
+    (
+        "scale-to-zero-window",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleToZeroWindow": "4m"}},
+        3,
+        "at least 5m",
+    ),
+    (
+        "bad-duration",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"scaleUpWindow": "soon"}},
+        3,
+        "invalid duration",
+    ),
+    (
+        "load-target-range",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "autoscalingPolicy": {"loadTargets": {"default": 1.5}}},
+        3,
+        "0-1",
+    ),
+    (
+        "shapeless-risk-with-shape",
+        {"deploymentId": "x", "acceptShapelessRisk": "true"},
+        {"baseModel": LLAMA, "deploymentShape": SHAPE},
+        3,
+        "acceptShapelessRisk",
+    ),
+    (
+        "unknown-shape",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "deploymentShape": "accounts/fireworks/deploymentShapes/nope"},
+        5,
+        "not found",
+    ),
+    (
+        "bad-shape-name",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "deploymentShape": "nope"},
+        3,
+        "invalid shape name",
+    ),
+    (
+        "unvalidated-version",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "deploymentShape": SHAPE + "/versions/v3"},
+        3,
+        "not validated",
+    ),
+    (
+        "shape-base-mismatch",
+        {"deploymentId": "x"},
+        {"baseModel": "accounts/fireworks/models/qwen2p5-7b-instruct", "deploymentShape": SHAPE},
+        3,
+        "is for",
+    ),
+    (
+        "addons-on-non-multi-lora-shape",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "deploymentShape": FAST, "enableAddons": True},
+        3,
+        "MULTI_LORA",
+    ),
+    (
+        "addons-on-base-without-lora",
+        {"deploymentId": "x"},
+        {"baseModel": "accounts/fireworks/models/deepseek-v3", "acceleratorType": H100, "enableAddons": True},
+        3,
+        "does not support LoRA",
+    ),
+    (
+        "live-merge-with-addons",
+        {"deploymentId": "x"},
+        {"baseModel": SQL_HELPER, "acceleratorType": H100, "enableAddons": True},
+        3,
+        "live-merge",
+    ),
+    (
+        "wrong-type",
+        {"deploymentId": "x"},
+        {"baseModel": LLAMA, "acceleratorType": H100, "minReplicaCount": "many"},
+        3,
+        "integer",
+    ),
+    (
+        "bad-validate-only",
+        {"deploymentId": "x", "validateOnly": "maybe"},
+        {"baseModel": LLAMA, "acceleratorType": H100},
+        3,
+        "boolean",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("query", "body", "code", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_create_constraint(api: Api, query: dict[str, Any], body: dict[str, Any], code: int, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "body", "code", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_create_constraint(
+    api: Api, query: dict[str, Any], body: dict[str, Any], code: int, fragment: str
+) -> None:
     resp = api.post(D, params=query, json=body)
     assert_rpc_error(resp, code, {3: 400, 5: 404, 9: 400}[code], contains=fragment)
     assert api.get(D).json()["totalSize"] == 0
 
 
 def test_skip_shape_validation_allows_unvalidated_version(api: Api) -> None:
-    resp = api.post(D, params={"deploymentId": "x", "skipShapeValidation": True},
-                    json={"baseModel": LLAMA, "deploymentShape": SHAPE + "/versions/v3", "enableAddons": True})
+    resp = api.post(
+        D,
+        params={"deploymentId": "x", "skipShapeValidation": True},
+        json={"baseModel": LLAMA, "deploymentShape": SHAPE + "/versions/v3", "enableAddons": True},
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["deploymentShape"] == SHAPE + "/versions/v3"
 
 
 def test_uploading_base_model_is_failed_precondition(api: Api) -> None:
-    api.post(f"/v1/accounts/{ACCOUNT}/models", json={"modelId": "my-lora", "model": {
-        "kind": "HF_PEFT_ADDON", "peftDetails": {"baseModel": LLAMA, "r": 8, "targetModules": ["q_proj"]}}})
-    resp = api.post(D, params={"deploymentId": "x"}, json={"baseModel": f"accounts/{ACCOUNT}/models/my-lora",
-                                                            "acceleratorType": H100})
+    api.post(
+        f"/v1/accounts/{ACCOUNT}/models",
+        json={
+            "modelId": "my-lora",
+            "model": {
+                "kind": "HF_PEFT_ADDON",
+                "peftDetails": {"baseModel": LLAMA, "r": 8, "targetModules": ["q_proj"]},
+            },
+        },
+    )
+    resp = api.post(
+        D,
+        params={"deploymentId": "x"},
+        json={"baseModel": f"accounts/{ACCOUNT}/models/my-lora", "acceleratorType": H100},
+    )
     assert_rpc_error(resp, 9, 400, contains="not READY")
 
 
-def test_auth_required(make_api) -> None:  # noqa: ANN001
+def test_auth_required(make_api: MakeApi) -> None:
     anon = make_api(token=None)
     assert_rpc_error(anon.get(D), 16, 401)
     empty = make_api(token="")
@@ -86,9 +299,17 @@ def test_auth_required(make_api) -> None:  # noqa: ANN001
 
 def test_unknown_fields_and_sdk_headers_are_accepted(api: Api) -> None:
     headers = {"X-Stainless-Lang": "python", "X-Stainless-Retry-Count": "0", "x-stainless-read-timeout": "60"}
-    resp = api.post(D, params={"deploymentId": "x", "someFutureFlag": "true"}, headers=headers,
-                    json={"baseModel": LLAMA, "deploymentShape": SHAPE, "fancyNewField": {"a": 1},
-                          "hotLoadTrainerJob": "x"})
+    resp = api.post(
+        D,
+        params={"deploymentId": "x", "someFutureFlag": "true"},
+        headers=headers,
+        json={
+            "baseModel": LLAMA,
+            "deploymentShape": SHAPE,
+            "fancyNewField": {"a": 1},
+            "hotLoadTrainerJob": "x",
+        },
+    )
     assert resp.status_code == 200, resp.text
     assert "fancyNewField" not in resp.json() and "hotLoadTrainerJob" not in resp.json()
 

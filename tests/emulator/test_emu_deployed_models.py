@@ -14,6 +14,7 @@ from tests.emulator.conftest import (
     SUPPORT_BOT,
     Api,
     FakeClock,
+    MakeApi,
     assert_rpc_error,
     ready_deployment,
 )
@@ -60,16 +61,28 @@ def test_patch_updates_metadata_with_updating_state(api: Api, clock: FakeClock) 
     assert data["state"] == "DEPLOYED" and data["displayName"] == "renamed"
     same = api.patch(f"/v1/{dm['name']}", json={"displayName": "renamed"}).json()
     assert same["state"] == "DEPLOYED"
-    assert_rpc_error(api.patch(f"/v1/{dm['name']}", json={"model": FAQ_BOT}), 3, 400, contains="cannot be changed")
+    assert_rpc_error(
+        api.patch(f"/v1/{dm['name']}", json={"model": FAQ_BOT}), 3, 400, contains="cannot be changed"
+    )
     assert_rpc_error(api.patch(f"/v1/{dm['name']}", json={"name": "accounts/acme/deployedModels/x"}), 3, 400)
 
 
 def test_load_constraints(api: Api, clock: FakeClock) -> None:
     ready_deployment(api, clock)
-    ready_deployment(api, clock, dep_id="plain", enableAddons=False,
-                     deploymentShape="accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-fast")
-    ready_deployment(api, clock, dep_id="qwen", baseModel="accounts/fireworks/models/qwen2p5-7b-instruct",
-                     deploymentShape="default")
+    ready_deployment(
+        api,
+        clock,
+        dep_id="plain",
+        enableAddons=False,
+        deploymentShape="accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-fast",
+    )
+    ready_deployment(
+        api,
+        clock,
+        dep_id="qwen",
+        baseModel="accounts/fireworks/models/qwen2p5-7b-instruct",
+        deploymentShape="default",
+    )
     api.create_deployment("creating")
     assert_rpc_error(api.post(DM, json={}), 3, 400, contains="model is required")
     assert_rpc_error(api.load(SUPPORT_BOT), 3, 400, contains="exactly one")
@@ -82,8 +95,13 @@ def test_load_constraints(api: Api, clock: FakeClock) -> None:
     assert_rpc_error(api.load(SUPPORT_BOT, "qwen"), 3, 400, contains="does not match")
     assert_rpc_error(api.load(SUPPORT_BOT, None, deployment="not-a-name"), 3, 400)
     assert_rpc_error(api.load(SUPPORT_BOT, None, deployment="accounts/other/deployments/base"), 5, 404)
-    uploading = api.post(f"/v1/accounts/{ACCOUNT}/models", json={"modelId": "fresh", "model": {
-        "peftDetails": {"baseModel": LLAMA, "r": 8, "targetModules": ["q_proj"]}}})
+    uploading = api.post(
+        f"/v1/accounts/{ACCOUNT}/models",
+        json={
+            "modelId": "fresh",
+            "model": {"peftDetails": {"baseModel": LLAMA, "r": 8, "targetModules": ["q_proj"]}},
+        },
+    )
     assert uploading.json()["state"] == "UPLOADING"
     assert_rpc_error(api.load(f"accounts/{ACCOUNT}/models/fresh", "base"), 9, 400, contains="not READY")
 
@@ -112,7 +130,7 @@ def test_per_deployment_limit(api: Api, clock: FakeClock, monkeypatch: pytest.Mo
     assert resp.headers["x-should-retry"] == "false"
 
 
-def test_serverless(make_api, clock: FakeClock) -> None:  # noqa: ANN001
+def test_serverless(make_api: MakeApi, clock: FakeClock) -> None:
     api = make_api(serverless_limit=1)
     resp = api.load(SUMMARIZER, serverless=True)
     data = resp.json()
@@ -120,10 +138,23 @@ def test_serverless(make_api, clock: FakeClock) -> None:  # noqa: ANN001
     assert data["serverless"] is True and "deployment" not in data
     assert_rpc_error(api.load(SUMMARIZER, serverless=True), 6, 409)
     assert_rpc_error(api.load(SUPPORT_BOT, serverless=True), 3, 400, contains="serverless")
-    api.post(f"/v1/accounts/{ACCOUNT}/models", json={"modelId": "glm-lora", "model": {
-        "peftDetails": {"baseModel": "accounts/fireworks/models/glm-5p3-flash", "r": 8, "targetModules": ["q_proj"]}}})
+    api.post(
+        f"/v1/accounts/{ACCOUNT}/models",
+        json={
+            "modelId": "glm-lora",
+            "model": {
+                "peftDetails": {
+                    "baseModel": "accounts/fireworks/models/glm-5p3-flash",
+                    "r": 8,
+                    "targetModules": ["q_proj"],
+                }
+            },
+        },
+    )
     _finish_upload(api, "glm-lora")
-    assert_rpc_error(api.load(f"accounts/{ACCOUNT}/models/glm-lora", serverless=True), 8, 429, contains="at most 1")
+    assert_rpc_error(
+        api.load(f"accounts/{ACCOUNT}/models/glm-lora", serverless=True), 8, 429, contains="at most 1"
+    )
     clock.tick(1.1)
     listed = api.get(DM, params={"filter": "serverless=true"}).json()
     assert [d["state"] for d in listed["deployedModels"]] == ["DEPLOYED"]
@@ -139,8 +170,14 @@ def test_serverless_idle_unload(api: Api) -> None:
 
 
 def test_hot_reload_requires_replace_merged_addon(api: Api, clock: FakeClock) -> None:
-    ready_deployment(api, clock, dep_id="hot", enableAddons=False, enableHotReloadLatestAddon=True,
-                     deploymentShape="accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-fast")
+    ready_deployment(
+        api,
+        clock,
+        dep_id="hot",
+        enableAddons=False,
+        enableHotReloadLatestAddon=True,
+        deploymentShape="accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-fast",
+    )
     assert_rpc_error(api.load(SUPPORT_BOT, "hot"), 9, 400, contains="replaceMergedAddon")
     first = api.load(SUPPORT_BOT, "hot", _params={"replaceMergedAddon": True}).json()
     assert first["state"] == "DEPLOYING"
@@ -152,7 +189,7 @@ def test_hot_reload_requires_replace_merged_addon(api: Api, clock: FakeClock) ->
     assert names == [FAQ_BOT]
 
 
-def test_fail_pattern_on_model_name(make_api, clock: FakeClock) -> None:  # noqa: ANN001
+def test_fail_pattern_on_model_name(make_api: MakeApi, clock: FakeClock) -> None:
     api = make_api(fail_pattern="faq-bot")
     ready_deployment(api, clock)
     dm = api.load(FAQ_BOT, "base").json()
@@ -163,22 +200,32 @@ def test_fail_pattern_on_model_name(make_api, clock: FakeClock) -> None:  # noqa
 
 def test_model_refs_on_get(api: Api, clock: FakeClock) -> None:
     ready_deployment(api, clock)
-    api.post(f"/v1/accounts/{ACCOUNT}/models", json={"modelId": "mine", "model": {
-        "peftDetails": {"baseModel": LLAMA, "r": 8, "targetModules": ["q_proj"]}}})
+    api.post(
+        f"/v1/accounts/{ACCOUNT}/models",
+        json={
+            "modelId": "mine",
+            "model": {"peftDetails": {"baseModel": LLAMA, "r": 8, "targetModules": ["q_proj"]}},
+        },
+    )
     _finish_upload(api, "mine")
     dm = api.load(f"accounts/{ACCOUNT}/models/mine", "base").json()
     got = api.get(f"/v1/accounts/{ACCOUNT}/models/mine").json()
-    assert got["deployedModelRefs"] == [{"name": dm["name"], "deployment": dm["deployment"], "state": "DEPLOYING",
-                                         "default": True}]
+    assert got["deployedModelRefs"] == [
+        {"name": dm["name"], "deployment": dm["deployment"], "state": "DEPLOYING", "default": True}
+    ]
     listed = api.get(f"/v1/accounts/{ACCOUNT}/models").json()["models"]
     assert all("deployedModelRefs" not in m for m in listed)
 
 
 def _finish_upload(api: Api, model_id: str) -> None:
     base = f"/v1/accounts/{ACCOUNT}/models/{model_id}"
-    files = {"adapter_config.json": b'{"r": 8, "target_modules": ["q_proj"]}', "adapter_model.safetensors": b"\0" * 16}
-    urls = api.post(f"{base}:getUploadEndpoint",
-                    json={"filenameToSize": {k: str(len(v)) for k, v in files.items()}}).json()["filenameToSignedUrls"]
+    files = {
+        "adapter_config.json": b'{"r": 8, "target_modules": ["q_proj"]}',
+        "adapter_model.safetensors": b"\0" * 16,
+    }
+    urls = api.post(
+        f"{base}:getUploadEndpoint", json={"filenameToSize": {k: str(len(v)) for k, v in files.items()}}
+    ).json()["filenameToSignedUrls"]
     for name, content in files.items():
         assert api.call("PUT", urls[name], content=content).status_code == 200
     assert api.get(f"{base}:validateUpload").status_code == 200

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tests.emulator.conftest import ACCOUNT, LLAMA, SQL_HELPER, SUPPORT_BOT, Api, FakeClock, assert_rpc_error, ready_deployment
+from tests.emulator.conftest import (
+    ACCOUNT,
+    LLAMA,
+    SQL_HELPER,
+    SUPPORT_BOT,
+    Api,
+    FakeClock,
+    MakeApi,
+    assert_rpc_error,
+    ready_deployment,
+)
 
 D = f"/v1/accounts/{ACCOUNT}/deployments"
 
@@ -15,7 +25,11 @@ def test_create_then_ready_after_ready_after(api: Api, clock: FakeClock) -> None
     assert data["state"] == "CREATING"
     assert data["createTime"].endswith("Z") and data["updateTime"] == data["createTime"]
     assert data["deploymentShape"].endswith("/versions/v2")
-    assert data["autoscalingPolicy"] == {"scaleUpWindow": "30s", "scaleDownWindow": "600s", "scaleToZeroWindow": "3600s"}
+    assert data["autoscalingPolicy"] == {
+        "scaleUpWindow": "30s",
+        "scaleDownWindow": "600s",
+        "scaleToZeroWindow": "3600s",
+    }
     clock.tick(1.9)
     assert api.deployment("base").json()["state"] == "CREATING"
     clock.tick(0.2)
@@ -32,15 +46,23 @@ def test_defaults_and_duration_forms(api: Api) -> None:
         enableAddons=False,
         acceleratorType="NVIDIA_H100_80GB",
         minReplicaCount=2,
-        autoscalingPolicy={"scaleUpWindow": "1m", "scale_down_window": "1h", "scaleToZeroWindow": "600s",
-                           "loadTargets": {"default": 0.5}},
+        autoscalingPolicy={
+            "scaleUpWindow": "1m",
+            "scale_down_window": "1h",
+            "scaleToZeroWindow": "600s",
+            "loadTargets": {"default": 0.5},
+        },
     )
     data = resp.json()
     assert resp.status_code == 200, data
     assert data["maxReplicaCount"] == 2 and data["minReplicaCount"] == 2
     assert data["acceleratorCount"] == 1
-    assert data["autoscalingPolicy"] == {"scaleUpWindow": "60s", "scaleDownWindow": "3600s",
-                                         "scaleToZeroWindow": "600s", "loadTargets": {"default": 0.5}}
+    assert data["autoscalingPolicy"] == {
+        "scaleUpWindow": "60s",
+        "scaleDownWindow": "3600s",
+        "scaleToZeroWindow": "600s",
+        "loadTargets": {"default": 0.5},
+    }
 
 
 def test_random_id_and_validate_only(api: Api) -> None:
@@ -69,9 +91,16 @@ def test_create_existing_is_already_exists_without_retry(api: Api, clock: FakeCl
 
 def test_patch_with_update_mask_changes_only_masked_fields(api: Api, clock: FakeClock) -> None:
     ready_deployment(api, clock, displayName="old", description="keep", minReplicaCount=1, maxReplicaCount=2)
-    resp = api.patch(f"{D}/base", params={"updateMask": "display_name,autoscaling_policy.scale_up_window"},
-                     json={"baseModel": LLAMA, "displayName": "new", "description": "ignored",
-                           "autoscalingPolicy": {"scaleUpWindow": "2m"}})
+    resp = api.patch(
+        f"{D}/base",
+        params={"updateMask": "display_name,autoscaling_policy.scale_up_window"},
+        json={
+            "baseModel": LLAMA,
+            "displayName": "new",
+            "description": "ignored",
+            "autoscalingPolicy": {"scaleUpWindow": "2m"},
+        },
+    )
     data = resp.json()
     assert resp.status_code == 200, data
     assert data["displayName"] == "new" and data["description"] == "keep"
@@ -87,8 +116,15 @@ def test_patch_with_update_mask_changes_only_masked_fields(api: Api, clock: Fake
 
 def test_patch_without_mask_replaces_mutable_fields(api: Api, clock: FakeClock) -> None:
     ready_deployment(api, clock, displayName="old", description="gone", minReplicaCount=1, maxReplicaCount=4)
-    body = {"baseModel": LLAMA, "deploymentShape": "accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-multi-lora",
-            "enableAddons": True, "maxReplicaCount": 2, "state": "FAILED", "replicaCount": 99, "unknownField": 1}
+    body = {
+        "baseModel": LLAMA,
+        "deploymentShape": "accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-multi-lora",
+        "enableAddons": True,
+        "maxReplicaCount": 2,
+        "state": "FAILED",
+        "replicaCount": 99,
+        "unknownField": 1,
+    }
     data = api.patch(f"{D}/base", json=body).json()
     assert "displayName" not in data and "description" not in data
     assert data["minReplicaCount"] == 0 and data["maxReplicaCount"] == 2
@@ -105,14 +141,19 @@ def test_base_model_is_immutable(api: Api, clock: FakeClock) -> None:
     ready_deployment(api, clock)
     resp = api.patch(f"{D}/base", json={"baseModel": "accounts/fireworks/models/qwen2p5-7b-instruct"})
     assert_rpc_error(resp, 3, 400, contains="immutable")
-    resp = api.patch(f"{D}/base", params={"updateMask": "base_model"},
-                     json={"baseModel": "accounts/fireworks/models/qwen2p5-7b-instruct"})
+    resp = api.patch(
+        f"{D}/base",
+        params={"updateMask": "base_model"},
+        json={"baseModel": "accounts/fireworks/models/qwen2p5-7b-instruct"},
+    )
     assert_rpc_error(resp, 3, 400, contains="immutable")
 
 
 def test_patch_while_creating_stays_creating(api: Api, clock: FakeClock) -> None:
     api.create_deployment("base")
-    data = api.patch(f"{D}/base", params={"updateMask": "displayName"}, json={"baseModel": LLAMA, "displayName": "x"}).json()
+    data = api.patch(
+        f"{D}/base", params={"updateMask": "displayName"}, json={"baseModel": LLAMA, "displayName": "x"}
+    ).json()
     assert data["state"] == "CREATING" and data["displayName"] == "x"
     clock.tick(2.1)
     assert api.deployment("base").json()["state"] == "READY"
@@ -174,7 +215,7 @@ def test_delete_with_loaded_loras_needs_ignore_checks(api: Api, clock: FakeClock
     assert api.deployment("base").json()["state"] == "DELETED"
 
 
-def test_fail_pattern_goes_failed_and_undelete_retries(make_api, clock: FakeClock) -> None:  # noqa: ANN001
+def test_fail_pattern_goes_failed_and_undelete_retries(make_api: MakeApi, clock: FakeClock) -> None:
     api = make_api(fail_pattern="^bad-")
     api.create_deployment("bad-one")
     clock.tick(2.1)
@@ -204,13 +245,17 @@ def test_idle_scale_to_zero_deployments_are_auto_deleted(api: Api, clock: FakeCl
 def test_update_resets_idle_timer(api: Api, clock: FakeClock) -> None:
     ready_deployment(api, clock, minReplicaCount=0)
     api.emu.advance(6 * 86400)
-    api.patch(f"{D}/base", params={"updateMask": "displayName"}, json={"baseModel": LLAMA, "displayName": "touch"})
+    api.patch(
+        f"{D}/base", params={"updateMask": "displayName"}, json={"baseModel": LLAMA, "displayName": "touch"}
+    )
     api.emu.advance(2 * 86400)
     assert api.deployment("base").json()["state"] == "READY"
 
 
 def test_live_merge_deployment(api: Api, clock: FakeClock) -> None:
-    resp = api.create_deployment("merged", baseModel=SQL_HELPER, enableAddons=False, deploymentShape="default")
+    resp = api.create_deployment(
+        "merged", baseModel=SQL_HELPER, enableAddons=False, deploymentShape="default"
+    )
     assert resp.status_code == 200, resp.text
     assert "llama-v3p1-8b-instruct" in resp.json()["deploymentShape"]
     clock.tick(2.1)
