@@ -128,8 +128,8 @@ def _window(decl: Decl, key: str, low: float | None, high: float | None) -> list
         return []
     value = decl.get("autoscaling", key)
     span = decl.span("autoscaling", key)
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        return []  # the schema reported the type
+    if not isinstance(value, str | int | float) or isinstance(value, bool) or (not isinstance(value, str) and value < 0):
+        return []  # the schema reported the type or the sign
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
@@ -305,5 +305,5 @@ def explicit_dependencies(decl: Decl, known: Mapping[Address, Decl], complete: b
 
 
 def cycles(dependencies: Mapping[Address, Iterable[Address]], spans: Mapping[Address, Span]) -> list[Diagnostic]:
-    """One diagnostic per member of each dependency cycle."""
-    return cycle_diagnostics(build_graph(dependencies), spans)
+    """One diagnostic per member of each dependency cycle, the ring read as "X -> Y: X depends on Y"."""
+    return cycle_diagnostics(build_graph(dependencies).reverse(copy=True), spans)

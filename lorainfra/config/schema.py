@@ -122,9 +122,9 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
         noun = str(schema.get("x-name", "value"))
         return [Diagnostic(span, f"{where}: {short(instance)} is not a valid {noun}", hint)]
     if kind in ("minimum", "exclusiveMinimum"):
-        return [Diagnostic(span, f"{where} must be at least {value}, not {instance}", hint)]
+        return [Diagnostic(span, f"{where} must be at least {value}, not {instance}", hint or f"use {value} or more")]
     if kind in ("maximum", "exclusiveMaximum"):
-        return [Diagnostic(span, f"{where} must be at most {value}, not {instance}", hint)]
+        return [Diagnostic(span, f"{where} must be at most {value}, not {instance}", hint or f"use {value} or less")]
     if kind == "maxLength" and isinstance(instance, str):
         return [Diagnostic(span, f"{where} is {len(instance)} characters long; at most {value} are allowed",
                            "shorten it")]

@@ -60,7 +60,7 @@ def check_provider(doc: Document) -> list[Diagnostic]:
                                   "file to a subfolder (e.g. seeds/models.yaml) or save it as .json"))
         for key in _EMULATOR_KEYS:
             value = emulator.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
                 try:
                     parse_duration(value)
                 except ValueError as exc:

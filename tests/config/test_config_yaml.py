@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from cfgkit import ConfigFolder
 
-from lorainfra.config.loader import MAX_FILE_BYTES
+from lorainfra.config.loader import MAX_FILE_BYTES, load_config
 from lorainfra.config.yamlsource import MAX_DEPTH, MAX_NODES, decode, parse_yaml
-from lorainfra.errors import Span
+from lorainfra.errors import ConfigError, Span
 
 
 def messages(text: str) -> list[str]:
-    doc, diagnostics = parse_yaml(text, "f.yaml")
+    _, diagnostics = parse_yaml(text, "f.yaml")
     return [f"{d.span}: {d.message}" for d in diagnostics]
 
 
@@ -173,10 +173,7 @@ def test_fifty_megabyte_file(cfg: ConfigFolder) -> None:
         f"huge.yaml: huge.yaml is 50.0 MB; config files may be at most {MAX_FILE_BYTES // 1_048_576} MB"]
 
 
-def cfg_error(folder: Path):  # noqa: ANN201 - a ConfigError
-    from lorainfra.config.loader import load_config
-    from lorainfra.errors import ConfigError
-
+def cfg_error(folder: Path) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         load_config(folder)
     return info.value

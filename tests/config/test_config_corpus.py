@@ -1,0 +1,60 @@
+"""The broken-config corpus: every case fails with ConfigError showing the expected diagnostics."""
+
+from __future__ import annotations
+
+import filecmp
+import resource
+from pathlib import Path
+
+import pytest
+from make_corpus import BROKEN, CASES, DYNAMIC, write_case, write_dynamic
+
+from lorainfra.config.loader import load_config
+from lorainfra.errors import ConfigError
+
+STATIC = sorted(path.name for path in BROKEN.iterdir() if path.is_dir())
+
+
+def expect_failure(folder: Path, expected: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(folder)
+    rendered = str(info.value)
+    missing = [line for line in expected if line not in rendered]
+    assert not missing, f"missing {missing} in:\n{rendered}"
+    assert "internal error" not in rendered
+    for diagnostic in info.value.diagnostics:
+        assert diagnostic.message and diagnostic.hint, diagnostic
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(STATIC) + len(DYNAMIC) >= 100
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("case", STATIC)
+def test_static_case(case: str) -> None:
+    expected = (BROKEN / case / "expected.txt").read_text().splitlines()
+    assert expected, f"{case}/expected.txt is empty"
+    expect_failure(BROKEN / case, expected)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("case", sorted(DYNAMIC))
+def test_dynamic_case(case: str, tmp_path: Path) -> None:
+    folder = tmp_path / case
+    expected = write_dynamic(case, folder)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    expect_failure(folder, expected)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_committed_corpus_matches_make_corpus(tmp_path: Path) -> None:
+    """tests/config/broken is exactly what make_corpus.py writes (run it after editing CASES)."""
+    assert sorted(CASES) == STATIC
+    for name, (files, expected) in CASES.items():
+        write_case(tmp_path / name, dict(files), expected)
+        names = sorted(p.name for p in (tmp_path / name).iterdir())
+        assert names == sorted(p.name for p in (BROKEN / name).iterdir()), name
+        _, mismatch, errors = filecmp.cmpfiles(tmp_path / name, BROKEN / name, names, shallow=False)
+        assert not mismatch and not errors, (name, mismatch, errors)
