@@ -31,6 +31,8 @@ from lorainfra.state.lockfile import (
 from lorainfra.state.model import State
 
 # Ordered migrations: index i brings the schema from version i to i + 1. Append only; never edit.
+# ``document`` (jsonb) is for queries; ``document_text`` is the exact document as lorainfra wrote it
+# (jsonb turns 1e20 into the integer 100000000000000000000), and is what lorainfra reads back.
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE lorainfra_states (
@@ -38,6 +40,7 @@ MIGRATIONS: tuple[str, ...] = (
         lineage     text NOT NULL,
         serial      bigint NOT NULL,
         document    jsonb NOT NULL,
+        document_text text NOT NULL,
         updated_at  timestamptz NOT NULL,
         updated_by  text NOT NULL,
         operation   text NOT NULL DEFAULT ''
@@ -47,6 +50,7 @@ MIGRATIONS: tuple[str, ...] = (
         serial      bigint NOT NULL,
         lineage     text NOT NULL,
         document    jsonb NOT NULL,
+        document_text text NOT NULL,
         written_at  timestamptz NOT NULL,
         who         text NOT NULL,
         operation   text NOT NULL DEFAULT '',
@@ -172,17 +176,17 @@ class PostgresBackend:
     def read(self) -> State | None:
         with self._connect("read state") as conn:
             row = conn.execute(
-                "SELECT document FROM lorainfra_states WHERE workspace = %s", (self.workspace,)
+                "SELECT document_text FROM lorainfra_states WHERE workspace = %s", (self.workspace,)
             ).fetchone()
-        return None if row is None else State.from_json(row[0])
+        return None if row is None else State.loads(row[0])
 
     def read_serial(self, serial: int) -> State | None:
         with self._connect("read state history") as conn:
             row = conn.execute(
-                "SELECT document FROM lorainfra_state_history WHERE workspace = %s AND serial = %s",
+                "SELECT document_text FROM lorainfra_state_history WHERE workspace = %s AND serial = %s",
                 (self.workspace, serial),
             ).fetchone()
-        return None if row is None else State.from_json(row[0])
+        return None if row is None else State.loads(row[0])
 
     def history(self) -> Iterator[HistoryEntry]:
         with self._connect("read state history") as conn:
@@ -217,6 +221,7 @@ class PostgresBackend:
     ) -> None:
         pg = _psycopg()
         jsonb = pg.types.json.Jsonb(new.to_json())
+        text = new.dumps()
         with self._connect("write state") as conn:
             try:
                 with conn.transaction():
@@ -228,20 +233,39 @@ class PostgresBackend:
                         self._check(row[0], row[1], new.lineage, expected)
                     if row is None:
                         conn.execute(
-                            "INSERT INTO lorainfra_states (workspace, lineage, serial, document, "
-                            "updated_at, updated_by, operation) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                            (self.workspace, new.lineage, new.serial, jsonb, written_at, who, operation),
+                            "INSERT INTO lorainfra_states (workspace, lineage, serial, document, document_text, "
+                            "updated_at, updated_by, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                            (
+                                self.workspace,
+                                new.lineage,
+                                new.serial,
+                                jsonb,
+                                text,
+                                written_at,
+                                who,
+                                operation,
+                            ),
                         )
                     elif new.serial > row[1]:
                         conn.execute(
                             "UPDATE lorainfra_states SET lineage = %s, serial = %s, document = %s, "
-                            "updated_at = %s, updated_by = %s, operation = %s WHERE workspace = %s",
-                            (new.lineage, new.serial, jsonb, written_at, who, operation, self.workspace),
+                            "document_text = %s, updated_at = %s, updated_by = %s, operation = %s "
+                            "WHERE workspace = %s",
+                            (
+                                new.lineage,
+                                new.serial,
+                                jsonb,
+                                text,
+                                written_at,
+                                who,
+                                operation,
+                                self.workspace,
+                            ),
                         )
                     conn.execute(
                         "INSERT INTO lorainfra_state_history (workspace, serial, lineage, document, "
-                        "written_at, who, operation) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        (self.workspace, new.serial, new.lineage, jsonb, written_at, who, operation),
+                        "document_text, written_at, who, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                        (self.workspace, new.serial, new.lineage, jsonb, text, written_at, who, operation),
                     )
             except pg.errors.UniqueViolation:
                 raise StateError(

@@ -9,6 +9,8 @@ from dataclasses import replace
 
 import pytest
 from conftest import Store
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lorainfra.errors import LockError, StateError
 from lorainfra.state.model import PendingOp, ResourceState, State
@@ -287,3 +289,81 @@ def test_crash_mid_write_leaves_a_consistent_store(store: Store) -> None:
         assert max(h.serial for h in backend.history()) == latest.serial
         after = backend.write(latest)  # the store still takes writes
         assert after.serial == latest.serial + 1
+
+
+# -- property: any state survives a round trip --
+
+# No NUL: PostgreSQL text and jsonb cannot hold U+0000 (the backend refuses it with a StateError).
+chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(chars, max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(chars, max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+names = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
+
+
+@st.composite
+def states(draw: st.DrawFn) -> State:
+    state = State.new("fixed-lineage")
+    for name in draw(st.lists(names, max_size=4, unique=True)):
+        state = state.with_resource(
+            ResourceState(
+                address=f"lora.{name}",
+                kind="lora",
+                remote_name=f"accounts/a/deployedModels/{name}",
+                attributes=draw(
+                    st.dictionaries(st.text(chars, min_size=1, max_size=8), json_values, max_size=4)
+                ),
+                dependencies=tuple(draw(st.lists(names.map(lambda n: f"deployment.{n}"), max_size=2))),
+                observed_digest=draw(st.text(chars, max_size=10)),
+            )
+        )
+    for name in draw(st.lists(names, max_size=2, unique=True)):
+        state = state.with_pending(
+            PendingOp(
+                address=f"deployment.{name}",
+                operation=draw(st.sampled_from(["create", "update", "delete"])),
+                kind="deployment",
+                identity={"remote_name": f"accounts/a/deployments/{name}"},
+                attributes=draw(
+                    st.dictionaries(st.text(chars, min_size=1, max_size=8), json_values, max_size=3)
+                ),
+                started_at="2024-05-01T12:00:00.000Z",
+            )
+        )
+    return state
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=states())
+def test_any_state_round_trips(store: Store, state: State) -> None:
+    backend = store.new()
+    current = backend.read()
+    written = backend.write(replace(state, serial=current.serial if current else 0))
+    read = store.new().read()
+    assert read == written
+    assert read is not None and read.to_json() == written.to_json()
+
+
+def test_numbers_keep_their_type_and_value(store: Store) -> None:
+    attrs = {"big_float": 1e20, "float": 7.205759403792193e16, "one": 1.0, "int": 2**62, "neg": -0.5}
+    state = State.new().with_resource(
+        ResourceState(address="lora.n", kind="lora", remote_name="r", attributes=attrs)
+    )
+    written = store.new().write(state)
+    read = store.new().read()
+    assert read is not None
+    got = dict(read.resources["lora.n"].attributes)
+    assert got == attrs
+    assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in attrs.items()}
+    assert read.dumps() == written.dumps()

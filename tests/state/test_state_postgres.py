@@ -104,3 +104,12 @@ def test_missing_psycopg_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     backend = PostgresBackend("postgresql://h/db", f"w-{uuid.uuid4().hex[:4]}", who="x")
     with pytest.raises(StateError, match=r"install lorainfra\[postgres\]"):
         backend.read()
+
+
+@pytest.mark.postgres
+def test_nul_character_is_refused_cleanly(postgres_store: Store) -> None:
+    state = State.new().with_resource(
+        ResourceState(address="lora.n", kind="lora", remote_name="r", attributes={"x": "a\x00b"})
+    )
+    with pytest.raises(StateError, match="write state"):
+        postgres_store.new().write(state)
