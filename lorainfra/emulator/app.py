@@ -78,8 +78,8 @@ class Emulator:
             return JSONResponse(err.body(), status_code=err.http_status, headers=err.headers)
         except Exception as exc:  # a bug: answer INTERNAL rather than a bare 500 page
             log.exception("emulator error on %s %s", request.method, request.url.path)
-            err = RpcError(13, f"internal emulator error: {type(exc).__name__}: {exc}")
-            return JSONResponse(err.body(), status_code=500)
+            internal = RpcError(13, f"internal emulator error: {type(exc).__name__}: {exc}")
+            return JSONResponse(internal.body(), status_code=500)
 
     async def _dispatch(self, request: Request) -> Response:
         path, method = request.url.path, request.method

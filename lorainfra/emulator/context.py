@@ -40,7 +40,7 @@ class Ctx:
 
     def fails(self, subject: str) -> bool:
         pattern = self.options.fail_pattern
-        return bool(pattern) and re.search(pattern, subject) is not None
+        return pattern is not None and pattern != "" and re.search(pattern, subject) is not None
 
     def random_id(self, prefix: str = "", length: int = 8) -> str:
         alphabet = string.ascii_lowercase + string.digits

@@ -79,15 +79,16 @@ def builtin_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         shapes.append(_row(name, spec[0], t0, parse_rfc3339(_VERSION_TIMES["v2"]), latest))
         for vid, validated, is_latest in (("v1", True, False), ("v2", True, True), ("v3", False, False)):
             ts = parse_rfc3339(_VERSION_TIMES[vid])
-            data = {
-                "name": f"{name}/versions/{vid}",
+            vname = f"{name}/versions/{vid}"
+            data: dict[str, Any] = {
+                "name": vname,
                 "createTime": _VERSION_TIMES[vid],
                 "snapshot": _snapshot(spec, vid),
                 "validated": validated,
                 "latestValidated": is_latest,
                 "public": True,
             }
-            versions.append({**_row(data["name"], vid, ts, ts, data), "shape": name})
+            versions.append({**_row(vname, vid, ts, ts, data), "shape": name})
     return shapes, versions
 
 

@@ -185,6 +185,6 @@ def get_file(ctx: Ctx, model: str, filename: str, signature: str) -> bytes:
         ).fetchone()
     if row is None:
         raise not_found("file", f"{model}/{filename}")
-    if row["content"] is None:
-        return b"\0" * int(row["size"])
+    if row["content"] is None:  # large files are kept by size only
+        raise precondition(f"{filename}: contents larger than 1 MiB are not retained by the emulator")
     return bytes(row["content"])

@@ -7,7 +7,7 @@ import pytest
 from fireworks import Fireworks
 from fireworks.types import Deployment
 
-from tests.contract.conftest import ACCOUNT, Served, strict, strict_items, wait_for
+from tests.contract.sdkkit import ACCOUNT, Served, strict, strict_items, wait_for
 
 LLAMA = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 SHAPE = "accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-multi-lora"

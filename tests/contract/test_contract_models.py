@@ -10,7 +10,7 @@ import pytest
 from fireworks import Fireworks
 from fireworks.types import Model
 
-from tests.contract.conftest import ACCOUNT, strict, strict_items
+from tests.contract.sdkkit import ACCOUNT, strict, strict_items
 
 LLAMA = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 PEFT = {"base_model": LLAMA, "r": 16, "target_modules": ["q_proj", "v_proj"]}

@@ -9,7 +9,7 @@ import pytest
 from fireworks import Fireworks
 from fireworks.types import DeploymentShape, DeploymentShapeVersion
 
-from tests.contract.conftest import Served, strict, strict_items
+from tests.contract.sdkkit import Served, strict, strict_items
 
 LLAMA = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import ACCOUNT, LLAMA, SQL_HELPER, Api, MakeApi, assert_rpc_error
+from tests.emulator.emukit import ACCOUNT, LLAMA, SQL_HELPER, Api, MakeApi, assert_rpc_error
 
 D = f"/v1/accounts/{ACCOUNT}/deployments"
 SHAPE = "accounts/fireworks/deploymentShapes/llama-v3p1-8b-instruct-multi-lora"

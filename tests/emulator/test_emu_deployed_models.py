@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lorainfra.emulator import deployed_models
-from tests.emulator.conftest import (
+from tests.emulator.emukit import (
     ACCOUNT,
     FAQ_BOT,
     LLAMA,

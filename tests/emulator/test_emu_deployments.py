@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulator.conftest import (
+from tests.emulator.emukit import (
     ACCOUNT,
     LLAMA,
     SQL_HELPER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.emulator.conftest import (
+from tests.emulator.emukit import (
     ACCOUNT,
     GLM,
     LLAMA,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from lorainfra.emulator.store import insert_row
-from tests.emulator.conftest import ACCOUNT, LLAMA, Api, FakeClock, assert_rpc_error, ready_deployment
+from tests.emulator.emukit import ACCOUNT, LLAMA, Api, FakeClock, assert_rpc_error, ready_deployment
 
 D = f"/v1/accounts/{ACCOUNT}/deployments"
 

@@ -13,7 +13,7 @@ import uvicorn
 from lorainfra.emulator import Emulator, EmulatorOptions
 from lorainfra.emulator.faults import InjectedDisconnect
 from lorainfra.emulator.server import build, load_seed_file
-from tests.emulator.conftest import ACCOUNT, Api, FakeClock, MakeApi, assert_rpc_error, ready_deployment
+from tests.emulator.emukit import ACCOUNT, Api, FakeClock, MakeApi, assert_rpc_error, ready_deployment
 
 D = f"/v1/accounts/{ACCOUNT}/deployments"
 

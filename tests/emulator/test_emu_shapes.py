@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulator.conftest import ACCOUNT, LLAMA, SUPPORT_BOT, Api, assert_rpc_error
+from tests.emulator.emukit import ACCOUNT, LLAMA, SUPPORT_BOT, Api, assert_rpc_error
 
 S = f"/v1/accounts/{ACCOUNT}/deploymentShapes"
 
