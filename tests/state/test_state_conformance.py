@@ -6,9 +6,12 @@ import signal
 import threading
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Store
+
+if TYPE_CHECKING:
+    from conftest import Store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

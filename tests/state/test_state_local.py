@@ -6,14 +6,17 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Store
 
 from lorainfra.errors import LockError, StateError
 from lorainfra.state import local as local_mod
 from lorainfra.state.local import LocalBackend
 from lorainfra.state.model import ResourceState, State
+
+if TYPE_CHECKING:
+    from conftest import Store
 
 
 def bump(state: State, i: int) -> State:

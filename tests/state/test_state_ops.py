@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Store
+
+if TYPE_CHECKING:
+    from conftest import Store
 from test_state_conformance import sample_state
 
 from lorainfra.errors import StateError

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Store
 
 from lorainfra.errors import LockError, StateError
 from lorainfra.state import postgres as pg_mod
 from lorainfra.state.model import ResourceState, State
 from lorainfra.state.postgres import PostgresBackend, mask_dsn
+
+if TYPE_CHECKING:
+    from conftest import Store
 
 
 @pytest.mark.postgres
