@@ -118,7 +118,7 @@ class LocalBackend:
 
     # -- writing --
     def write(self, state: State, *, operation: str = "") -> State:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _mkdir(self.path.parent)
         with self._write_mutex():
             old_text = self._read_text(self.path)
             current = None if old_text is None else self._parse(old_text, self.path)
@@ -134,12 +134,15 @@ class LocalBackend:
                         f"found {current.serial} ({self.describe()}); run the command again"
                     )
             new = replace(state, serial=state.serial + 1)
-            self._remove_stale_temps()
-            if current is not None and old_text is not None:
-                self._keep_backup(current, old_text)
-            atomic_write(self.path, new.dumps())
-            self._record_history(new, rfc3339(self.clock()), self.who, operation)
-            self._prune_backups()
+            try:
+                self._remove_stale_temps()
+                if current is not None and old_text is not None:
+                    self._keep_backup(current, old_text)
+                atomic_write(self.path, new.dumps())
+                self._record_history(new, rfc3339(self.clock()), self.who, operation)
+                self._prune_backups()
+            except OSError as exc:
+                raise StateError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
             return new
 
     def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
@@ -147,7 +150,7 @@ class LocalBackend:
 
         A version newer than the stored one becomes the state file; an older one becomes a backup.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _mkdir(self.path.parent)
         with self._write_mutex():
             old_text = self._read_text(self.path)
             current = None if old_text is None else self._parse(old_text, self.path)
@@ -173,8 +176,8 @@ class LocalBackend:
     # -- locking --
     @contextlib.contextmanager
     def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        _mkdir(self.lock_path.parent)
+        fd = _open(self.lock_path, os.O_RDWR | os.O_CREAT)
         try:
             deadline = time.monotonic() + timeout
             while not _try_flock(fd, fcntl.LOCK_EX):
@@ -210,7 +213,7 @@ class LocalBackend:
                 f"{info.describe()}: that process still holds the OS lock on {self.lock_path}, "
                 "so it is alive; stop it (the lock is released when it exits)"
             )
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CLOEXEC)
+        fd = _open(self.lock_path, os.O_RDWR)
         try:
             if not _try_flock(fd, fcntl.LOCK_EX):
                 raise lock_error(self._record(), 0)
@@ -236,7 +239,7 @@ class LocalBackend:
 
     @contextlib.contextmanager
     def _write_mutex(self) -> Iterator[None]:
-        fd = os.open(self.mutex_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = _open(self.mutex_path, os.O_RDWR | os.O_CREAT)
         try:
             deadline = time.monotonic() + WRITE_MUTEX_TIMEOUT
             while not _try_flock(fd, fcntl.LOCK_EX):
@@ -329,6 +332,13 @@ class LocalBackend:
             raise StateError(f"{path}: {exc}") from exc
 
 
+def _mkdir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StateError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so a reader (or a crash) sees the old file or the new, never a mix.
 
@@ -367,6 +377,13 @@ def _fsync_dir(folder: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _open(path: Path, flags: int) -> int:
+    try:
+        return os.open(path, flags | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StateError(f"cannot open {path}: {exc.strerror or exc}") from exc
 
 
 def _try_flock(fd: int, mode: int) -> bool:

@@ -146,3 +146,13 @@ def test_backup_of_another_lineage_is_set_aside(tmp_path: Path) -> None:
     names = sorted(p.name for p in (tmp_path / "state.json.backup").iterdir())
     assert "1.lineage-a.json" in names and "1.json" in names
     assert first.read_serial(1) is not None and first.read_serial(1).lineage == "lineage-b"  # type: ignore[union-attr]
+
+
+def test_unwritable_location_is_a_state_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    backend = LocalBackend(blocker / "state.json", who="x")
+    with pytest.raises(StateError, match="cannot"):
+        backend.write(State.new())
+    with pytest.raises(StateError, match="cannot"), backend.lock("apply"):
+        pass
