@@ -196,10 +196,6 @@ def apply_defaults(spec: dict[str, Any]) -> dict[str, Any]:
     out["autoscalingPolicy"] = _autoscaling(out.get("autoscalingPolicy") or {})
     if not out.get("placement"):
         out.pop("placement", None)
-    if out.get("draftTokenCount") and not out.get("draftModel") and not out.get("ngramSpeculationLength"):
-        raise invalid(
-            "draftTokenCount requires draftModel or ngramSpeculationLength", field="draftTokenCount"
-        )
     return out
 
 
