@@ -1,0 +1,109 @@
+"""The config JSON Schema, the duration syntax, and the tables that tie YAML keys to attributes."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from lorainfra.attributes import ATTRIBUTES
+from lorainfra.config.checks import DEPLOYMENT_PATHS, LORA_PATHS, ignore_paths
+from lorainfra.config.durations import DURATION_PATTERN, describe, parse_duration, wire_duration
+from lorainfra.config.loader import DEPLOYMENT_KEYS, LORA_KEYS
+from lorainfra.config.schema import load_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_schema_is_valid_and_packaged() -> None:
+    schema = load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema == json.loads((ROOT / "schemas" / "config.schema.json").read_text())
+
+
+def _objects(node: Any, path: str = "#") -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    if isinstance(node, dict):
+        if "properties" in node:
+            found.append((path, node))
+        for key, value in node.items():
+            found += _objects(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _objects(value, f"{path}/{index}")
+    return found
+
+
+def test_additional_properties_false_everywhere() -> None:
+    for path, node in _objects(load_schema()):
+        assert node.get("additionalProperties") is False, path
+
+
+def test_enums_follow_the_contract() -> None:
+    defs = load_schema()["$defs"]["deployment"]["properties"]
+    accelerators = defs["accelerator"]["properties"]["type"]["enum"]
+    precisions = defs["precision"]["enum"]
+    regions = defs["placement"]["properties"]["region"]["enum"]
+    multi = defs["placement"]["properties"]["multi_region"]["enum"]
+    assert len(accelerators) == 10 and "NVIDIA_H100_80GB" in accelerators
+    assert len(precisions) == 14 and {"FP8", "BF16", "FP4_MX_MOE"} <= set(precisions)
+    assert len(regions) == 36 and {"US_IOWA_1", "US_NEWYORK_1"} <= set(regions)
+    assert multi == ["GLOBAL", "US", "EUROPE", "APAC"]
+    for values in (accelerators, precisions, regions, multi):
+        assert not any(value.endswith("UNSPECIFIED") for value in values)
+    assert defs["placement"]["properties"]["regions"]["items"]["enum"] == regions
+
+
+def test_duration_pattern_matches_the_parser() -> None:
+    assert load_schema()["$defs"]["duration"]["pattern"] == DURATION_PATTERN
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("30s", 30), ("10m", 600), ("1h", 3600), ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400), ("2.5s", 2.5),
+    (0, 0), (2, 2), (0.25, 0.25), ("0s", 0),
+])
+def test_parse_duration(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "10", "10 m", "1x", "-1s", "m", True, None, [], -1, math.inf, math.nan])
+def test_parse_duration_rejects(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_wire_and_human_forms() -> None:
+    assert [wire_duration(s) for s in (600, 30.0, 0.5, 0)] == ["600s", "30s", "0.5s", "0s"]
+    assert [describe(s) for s in (3600, 3660, 90, 30, 0.5)] == ["1h", "1h1m", "1m30s", "30s", "0.5s"]
+
+
+def test_every_attribute_has_a_yaml_key() -> None:
+    assert {spec.name for spec in ATTRIBUTES["deployment"]} == set(DEPLOYMENT_KEYS)
+    assert {spec.name for spec in ATTRIBUTES["lora"]} == set(LORA_KEYS)
+    for kind, table in (("deployment", DEPLOYMENT_KEYS), ("lora", LORA_KEYS)):
+        paths = ignore_paths(kind)
+        for name, yaml_path in table.items():
+            assert paths[".".join(yaml_path)] == (name,)  # the YAML path names exactly its attribute
+            assert paths[name] == (name,)  # and so does the flat attribute name
+
+
+def test_ignore_paths_only_name_managed_attributes() -> None:
+    for kind, table in (("deployment", DEPLOYMENT_PATHS), ("lora", LORA_PATHS)):
+        managed = {spec.name for spec in ATTRIBUTES[kind]}
+        for names in table.values():
+            assert set(names) <= managed
+
+
+def test_docs_mention_every_key() -> None:
+    docs = (ROOT / "docs" / "config.md").read_text()
+    names: set[str] = set()
+    for _, node in _objects(load_schema()):
+        names.update(node["properties"])
+    missing = sorted(name for name in names if not re.search(rf"`([\w]+\.)*{name}(\.[\w]+)*`", docs))
+    assert not missing, f"docs/config.md does not mention {missing}"
