@@ -105,5 +105,5 @@ def test_docs_mention_every_key() -> None:
     names: set[str] = set()
     for _, node in _objects(load_schema()):
         names.update(node["properties"])
-    missing = sorted(name for name in names if not re.search(rf"`([\w]+\.)*{name}(\.[\w]+)*`", docs))
+    missing = sorted(name for name in names if not re.search(rf"`([\w]+\.)*{name}(\.[\w]+)*:?`", docs))
     assert not missing, f"docs/config.md does not mention {missing}"
