@@ -145,6 +145,8 @@ def plan(
     with ExitStack() as stack:
         if out:
             stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
+            if ws.backend.read() is None:  # fix the lineage now, so the saved plan can be checked against it
+                ws.backend.write(State.new(), operation="plan --out")
         planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options))
         _raise_plan_errors(planned)
         if out:

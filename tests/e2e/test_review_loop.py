@@ -156,8 +156,14 @@ def test_import_state_mv_rm_and_unmanaged(quickstart: Path) -> None:
     assert cli("plan", q, "--detailed-exitcode").code == 0
     # forget without deleting: it becomes "not managed"
     assert cli("state", "rm", "lora.summarizer", "--dir", q).code == 0
-    shown = cli("plan", q)
+    readopt = cli("plan", q)  # still declared: apply would adopt the live object again
+    assert "lora.summarizer will be created (exists live but not in state: apply adopts it)" in readopt.out
+    lor = quickstart / "loras.yaml"
+    lor.write_text(lor.read_text().split("  # A serverless LoRA")[0])
+    shown = cli("plan", q, "--detailed-exitcode")
+    assert shown.code == 0, shown.out
     assert "Not managed by lorainfra (left alone): 1" in shown.out
+    assert "deployedModels/" in shown.out.split("left alone")[1]
 
 
 def test_target_replace_and_prevent_destroy(quickstart: Path) -> None:
