@@ -234,7 +234,8 @@ def _check_target(decl: Decl, target: str, deployments: Mapping[str, Decl], comp
             message = f"deployment: {short(target)} is not a deployment declared in this folder"
         else:
             message = join_hint(f"no deployment {short(target)};", did_you_mean(target, known))
-        listing = f"declared deployments: {', '.join(known)}" if known else "no deployments are declared in this folder"
+        shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        listing = f"declared deployments: {shown}" if known else "no deployments are declared in this folder"
         return [_error(span, message.rstrip(";"), join_hint("a LoRA attaches to a deployment of this config;", listing))]
     dep = deployments[target]
     out = []

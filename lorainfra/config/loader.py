@@ -213,7 +213,9 @@ def load_config(root: str | os.PathLike[str]) -> Config:
     names = config_files(folder)
     if MAIN_FILE not in names:
         hint = "run lorainfra in a config folder or pass its path"
-        if "lorainfra.yml" in names:
+        if folder.is_file():
+            hint = f"pass the folder that holds the config files, e.g. {folder.parent}"
+        elif "lorainfra.yml" in names:
             hint = "rename lorainfra.yml to lorainfra.yaml"
         raise ConfigError([Diagnostic(Span(MAIN_FILE), f"no {MAIN_FILE} in {folder}", hint)])
     diagnostics: list[Diagnostic] = []

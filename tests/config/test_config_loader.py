@@ -201,6 +201,7 @@ def test_missing_main_file(tmp_path: Path) -> None:
     assert "lorainfra.yaml" in str(error)
     assert "no lorainfra.yaml" in str(_fail(tmp_path / "does-not-exist"))
     (tmp_path / "lorainfra.yml").write_text("provider: {}\n")
+    assert "pass the folder" in _fail(tmp_path / "lorainfra.yml").diagnostics[0].hint
     assert "rename lorainfra.yml" in _fail(tmp_path).diagnostics[0].hint
 
 
