@@ -26,6 +26,7 @@ from lorainfra.errors import ConfigError, Diagnostic, Span
 MAIN_FILE = "lorainfra.yaml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAIN_ONLY = ("provider", "state")
+EXTENSION_PREFIX = "x-"
 
 # flat attribute name -> path of the YAML key that sets it
 DEPLOYMENT_KEYS: dict[str, tuple[str, ...]] = {
@@ -135,10 +136,13 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
                 out.append(Diagnostic(doc.key_span((key,)), f"{key}: is only allowed in {MAIN_FILE}",
                                       f"move the {key}: section to {MAIN_FILE}"))
     allowed = sorted(load_schema()["properties"])
-    for key in sorted(k for k in data if k not in allowed):
+    for key in [k for k in data if k.startswith(EXTENSION_PREFIX)]:
+        del trimmed[key]  # x-...: free-form, a home for YAML anchors shared by several resources
+    for key in sorted(k for k in trimmed if k not in allowed):
         del trimmed[key]
         out.append(Diagnostic(doc.key_span((key,)), f"unknown top-level key {key!r} in {doc.file}",
-                              join_hint(did_you_mean(key, allowed), f"allowed keys: {', '.join(allowed)}")))
+                              join_hint(did_you_mean(key, allowed), f"allowed keys: {', '.join(allowed)} "
+                                        f"(and any key starting with '{EXTENSION_PREFIX}', for shared anchors)")))
     return trimmed, out
 
 

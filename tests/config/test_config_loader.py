@@ -227,3 +227,32 @@ def test_resources_are_frozen(cfg: ConfigFolder) -> None:
         config.resources[Address("lora", "x")] = None  # type: ignore[index]
     with pytest.raises(TypeError):
         config.resource(Address("lora", "faq")).attributes["model"] = "x"  # type: ignore[index]
+
+
+def test_extension_keys_hold_shared_anchors(cfg: ConfigFolder) -> None:
+    text = f"""\
+x-common: &common
+  base_model: {BASE}
+  accelerator: {{type: NVIDIA_H100_80GB, count: 1}}
+  addons: true
+deployments:
+  blue:
+    <<: *common
+    replicas: {{min: 1, max: 2}}
+  green:
+    <<: *common
+    addons: false
+"""
+    config = cfg.load({"d.yaml": text})
+    blue = config.resource(Address("deployment", "blue"))
+    green = config.resource(Address("deployment", "green"))
+    assert blue.attributes["enable_addons"] is True and green.attributes["enable_addons"] is False
+    assert blue.attributes["accelerator_type"] == green.attributes["accelerator_type"] == "NVIDIA_H100_80GB"
+    assert blue.attribute_spans["base_model"] == Span("d.yaml", 2, 15)  # the anchored definition
+    assert green.attribute_spans["enable_addons"] == Span("d.yaml", 11, 13)
+
+
+def test_names_that_yaml_would_read_as_other_types(cfg: ConfigFolder) -> None:
+    config = cfg.load({"d.yaml": f"deployments:\n  123:\n    base_model: {BASE}\n    shape: default\n"
+                                 f"  yes:\n    base_model: {BASE}\n    shape: default\n"})
+    assert sorted(a.name for a in config.resources) == ["123", "yes"]
