@@ -12,6 +12,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
 from lorainfra.addresses import valid_id
 from lorainfra.config.loader import load_config
 from lorainfra.config.model import DEFAULT_BASE_URL, LOCAL_ENDPOINT, Config
@@ -95,14 +97,22 @@ class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
         s = self.settings
         if s.is_local:
             from lorainfra.emulator import Emulator, EmulatorOptions
+            from lorainfra.emulator.server import load_seed_file
 
             emu = self.config.provider.emulator
+            seed: tuple[dict[str, Any], ...] = ()
+            if emu.seed:
+                try:
+                    seed = load_seed_file(str(Path(self.config.root) / emu.seed))
+                except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                    raise SettingsError(f"provider.emulator.seed: cannot read {emu.seed}: {exc}") from exc
             db = Path(self.config.root) / ".lorainfra" / "emulator.db"
             db.parent.mkdir(parents=True, exist_ok=True)
             self._emulator = Emulator(
                 db,
                 EmulatorOptions(
-                    ready_after=emu.ready_after, deployed_after=emu.deployed_after, delete_after=emu.delete_after
+                    ready_after=emu.ready_after, deployed_after=emu.deployed_after, delete_after=emu.delete_after,
+                    seed_models=seed,
                 ),
             )
             self._provider = local_provider(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from lorainfra.cli.context import open_workspace
@@ -84,24 +85,39 @@ def test_full_lifecycle(quickstart: Path) -> None:
     assert apply(quickstart).ok
     assert plan(quickstart).plan.has_changes is False
 
-    # change the base model: the deployment and its LoRAs are replaced
+    # change the base model: the deployment and its LoRAs are replaced (LoRAs retrained on the new base)
+    seed = {"models": [
+        {"name": f"accounts/quickstart/models/{m}-70b", "kind": "HF_PEFT_ADDON", "state": "READY",
+         "peftDetails": {"baseModel": "accounts/fireworks/models/llama-v3p1-70b-instruct", "r": 16,
+                         "targetModules": ["q_proj", "v_proj"]}}
+        for m in ("support-bot-v3", "faq-bot-v1")]}
+    (quickstart / "seeds").mkdir()
+    (quickstart / "seeds" / "models.json").write_text(json.dumps(seed))
+    cfg = quickstart / "lorainfra.yaml"
+    cfg.write_text(cfg.read_text().replace("  emulator:\n", "  emulator:\n    seed: seeds/models.json\n"))
+    lor = quickstart / "loras.yaml"
     dep.write_text(dep.read_text().replace(
         "base_model: accounts/fireworks/models/llama-v3p1-8b-instruct",
         "base_model: accounts/fireworks/models/llama-v3p1-70b-instruct"))
-    lor = quickstart / "loras.yaml"
-    rep = plan(quickstart, check_remote=False)
+    # the server-side checks catch LoRAs trained on the old base before anything is applied
+    mismatch = plan(quickstart)
+    assert sorted(str(d.span).rsplit(":", 2)[0] for d in mismatch.plan.errors) == ["loras.yaml", "loras.yaml"]
+    assert all("trained on accounts/fireworks/models/llama-v3p1-8b-instruct" in d.message
+               for d in mismatch.plan.errors)
+    lor.write_text(lor.read_text().replace("support-bot-v3\n", "support-bot-v3-70b\n")
+                   .replace("faq-bot-v1\n", "faq-bot-v1-70b\n"))
+    rep = plan(quickstart)
+    assert rep.plan.errors == ()
     assert actions(rep) == {"deployment.shared-base": Action.REPLACE, "lora.faq-bot": Action.REPLACE,
                             "lora.support-bot": Action.REPLACE}
     forcing = next(c for c in rep.plan.actionable if c.address == "deployment.shared-base")
     assert forcing.replace_paths == ("base_model",)
-    # the server-side check catches the LoRAs' base mismatch before anything is applied
-    checked = plan(quickstart)
-    assert {str(d.span).split(":")[0] for d in checked.plan.errors} == {"loras.yaml"}
-    # so move the LoRAs to a serverless-free, matching setup: point them at the 70b base
-    assert lor.exists()
+    replaced = apply(quickstart)
+    assert replaced.ok, (replaced.failed, replaced.skipped)
+    assert plan(quickstart).plan.has_changes is False
+    assert len(live_objects(quickstart)) == 5
 
     # destroy removes everything managed
-    dep.write_text(dep.read_text().replace("llama-v3p1-70b-instruct", "llama-v3p1-8b-instruct"))
     gone = apply(quickstart, destroy=True)
     assert gone.ok, gone.failed
     assert gone.state.resources == {}
