@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorainfra.addresses import Address, valid_id
-from lorainfra.config.durations import describe, parse_duration
+from lorainfra.config.durations import describe, parse_duration, schema_rejects
 from lorainfra.config.hints import close_match, did_you_mean, id_hint, join_hint, short
 from lorainfra.config.yamlsource import Document, YamlPath
 from lorainfra.errors import Diagnostic, Span
@@ -128,13 +128,11 @@ def _window(decl: Decl, key: str, low: float | None, high: float | None) -> list
         return []
     value = decl.get("autoscaling", key)
     span = decl.span("autoscaling", key)
-    if not isinstance(value, str | int | float) or isinstance(value, bool) or (not isinstance(value, str) and value < 0):
-        return []  # the schema reported the type or the sign
+    if schema_rejects(value):
+        return []  # the schema reported the type, the syntax or the sign
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        if isinstance(value, str):
-            return []  # the schema pattern reported it
         return [_error(span, f"autoscaling.{key}: {exc}", "write a duration like 30s, 10m or 1h")]
     if high is not None and seconds > high:
         return [_error(span, f"autoscaling.{key} is {describe(seconds)}; Fireworks allows at most {describe(high)}",

@@ -7,7 +7,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from lorainfra.config.durations import parse_duration
+from lorainfra.config.durations import parse_duration, schema_rejects
 from lorainfra.config.hints import short
 from lorainfra.config.model import LOCAL_ENDPOINT, EmulatorSettings, ProviderSettings, StateSettings
 from lorainfra.config.yamlsource import Document
@@ -60,7 +60,7 @@ def check_provider(doc: Document) -> list[Diagnostic]:
                                   "file to a subfolder (e.g. seeds/models.yaml) or save it as .json"))
         for key in _EMULATOR_KEYS:
             value = emulator.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            if key in emulator and not schema_rejects(value):
                 try:
                     parse_duration(value)
                 except ValueError as exc:

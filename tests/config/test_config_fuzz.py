@@ -132,6 +132,7 @@ KEYS = st.sampled_from(["base_model", "model", "deployment", "serverless", "addo
                         "depends_on", "lifecycle", "ignore_changes", "prevent_destroy", "autoscaling",
                         "scale_up_window", "scale_down_window", "scale_to_zero_window", "load_targets", "default",
                         "display_name", "description", "max_context_length", "precision", "base", "bot",
+                        "ready_after", "deployed_after", "delete_after", "seed", "x-common",
                         "Bad_Name", "x" * 70, "1", ""])
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True, allow_infinity=True),
