@@ -42,24 +42,26 @@ TOKENS = [
 ]
 
 
-def outcome(files: dict[str, str | bytes]) -> Config | ConfigError:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        for name, content in files.items():
-            if isinstance(content, bytes):
-                (folder / name).write_bytes(content)
-            else:
-                (folder / name).write_bytes(content.encode("utf-8", "surrogatepass"))
-        try:
-            return load_config(folder)
-        except ConfigError as error:
-            text = str(error)
-            assert "internal error" not in text, text
-            assert error.diagnostics, "a ConfigError must say what is wrong"
-            for diagnostic in error.diagnostics:
-                assert diagnostic.message
-                assert diagnostic.span.file in files or diagnostic.span.file == "lorainfra.yaml"
-            return error
+def outcome(files: dict[str, str | bytes], folder: Path | None = None) -> Config | ConfigError:
+    """Load ``files`` (in ``folder``, emptied first, or a fresh temporary folder); check the outcome."""
+    if folder is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return outcome(files, Path(tmp))
+    for stale in folder.iterdir():
+        stale.unlink()
+    for name, content in files.items():
+        data = content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass")
+        (folder / name).write_bytes(data)
+    try:
+        return load_config(folder)
+    except ConfigError as error:
+        text = str(error)
+        assert "internal error" not in text, text
+        assert error.diagnostics, "a ConfigError must say what is wrong"
+        for diagnostic in error.diagnostics:
+            assert diagnostic.message
+            assert diagnostic.span.file in files or diagnostic.span.file == "lorainfra.yaml"
+        return error
 
 
 # LORAINFRA_FUZZ_SCALE=20 pytest tests/config/test_config_fuzz.py runs 20x the examples (a deeper hunt)
@@ -158,3 +160,44 @@ def test_random_structures(deployments: Any, loras: Any, provider: Any, state: A
     main = yaml.safe_dump({"provider": provider, "state": state}, allow_unicode=True)
     other = yaml.safe_dump({"deployments": deployments, "loras": loras}, allow_unicode=True)
     outcome({"lorainfra.yaml": main, "resources.yaml": other})
+
+
+EDGE_VALUES: list[Any] = [
+    None, True, 0, -1, 1.5, 10**30, float("nan"), float("-inf"), "", "9" * 400 + "s", "-1s", "x" * 200,
+    "deployment.base", [], {}, [None], {"default": float("nan")},
+]
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path] if path else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _leaves(value, (*path, index))
+    return out
+
+
+def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _replace(copy[path[0]], path[1:], value)
+    return copy
+
+
+@pytest.mark.timeout(60)
+def test_every_node_of_a_valid_config_replaced_by_edge_values() -> None:
+    """Exhaustive, not random: each node of a full valid config, in turn, becomes each edge value."""
+    files = {"lorainfra.yaml": VALID_MAIN, "d.yaml": VALID_DEP, "l.yaml": VALID_LORAS}
+    docs = {name: yaml.safe_load(text) for name, text in files.items()}
+    runs = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, doc in docs.items():
+            for path in _leaves(doc):
+                for value in EDGE_VALUES:
+                    changed = dict(files, **{name: yaml.safe_dump(_replace(doc, path, value), allow_unicode=True)})
+                    outcome(changed, Path(tmp))
+                    runs += 1
+    assert runs > 500
