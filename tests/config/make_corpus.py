@@ -346,10 +346,6 @@ def _huge(folder: Path) -> None:
             handle.write(chunk)
 
 
-def _many_nodes(folder: Path) -> None:
-    (folder / "many.yaml").write_text("deployments:\n" + "".join(f"  d{i}: [{i}]\n" for i in range(60_000)))
-
-
 DYNAMIC: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "file-50mb": (_huge, ["huge.yaml: error: huge.yaml is 50.0 MB; config files may be at most 5 MB"]),
     "file-binary-png": (lambda f: (f / "logo.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))),
@@ -364,7 +360,6 @@ DYNAMIC: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "main-binary": (lambda f: (f / "lorainfra.yaml").write_bytes(b"\x00\x01\x02"), ["lorainfra.yaml:1:1: error: lorainfra.yaml looks binary"]),
     "main-latin1": (lambda f: (f / "lorainfra.yaml").write_bytes("provider:\n  account: \xe9\n".encode("latin-1")),
                     ["lorainfra.yaml:2:12: error: lorainfra.yaml is not valid UTF-8"]),
-    "many-nodes": (_many_nodes, ["many.yaml:", "error: too many YAML aliases/nodes"]),
 }
 
 

@@ -119,7 +119,7 @@ def test_mutation_base_configs_are_valid() -> None:
 
 
 @pytest.mark.timeout(60 * SCALE)
-@settings(max_examples=200 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(EDITS, EDITS, EDITS)
 def test_mutations_of_a_valid_config(main_edits: Any, dep_edits: Any, lora_edits: Any) -> None:
     outcome({
@@ -149,7 +149,7 @@ BODIES = st.dictionaries(KEYS, VALUES, max_size=8)
 
 
 @pytest.mark.timeout(60 * SCALE)
-@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(st.sampled_from(["base", "other", "Bad", "bot"]), BODIES, max_size=3),
     st.dictionaries(st.sampled_from(["bot", "free", "base", "x_y"]), BODIES, max_size=3),
