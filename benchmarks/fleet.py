@@ -1,0 +1,122 @@
+"""Fleet fixtures: generate a config folder of D deployments x L LoRAs, and seed an account that matches it.
+
+Seeding is done with lorainfra's own provider (``providers.fireworks``) talking in-process to the
+emulator app (``httpx.ASGITransport``) with instant READY/DEPLOYED, so every deployment and LoRA is
+created through the real API handlers (validation, constraints, state machines) -- only without
+sockets and waits. The state is then written with ``lorainfra.state`` exactly as ``apply`` would have
+recorded it: the config's attributes, the LoRA -> deployment dependency, the live resource name and
+the digest of the live object after it became ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+LLAMA_8B = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+MODELS_PER_FLEET = 10  # LoRA models, shared by every deployment (each deployment loads all of them)
+MODELS_ACCOUNT = "bench"  # the LoRA models live here; every benchmark account loads them
+
+
+def lora_models(account: str = MODELS_ACCOUNT, n: int = MODELS_PER_FLEET) -> list[dict[str, Any]]:
+    """Seed Model objects (wire format): READY LoRA addons trained on Llama 3.1 8B."""
+    return [
+        {
+            "name": f"accounts/{account}/models/bench-lora-{i:02d}",
+            "displayName": f"bench LoRA {i}",
+            "kind": "HF_PEFT_ADDON",
+            "state": "READY",
+            "peftDetails": {"baseModel": LLAMA_8B, "r": 16, "targetModules": ["q_proj", "v_proj"]},
+        }
+        for i in range(n)
+    ]
+
+
+def write_seed_file(path: Path, models: list[dict[str, Any]]) -> Path:
+    import json
+
+    path.write_text(json.dumps({"models": models}, indent=1))
+    return path
+
+
+def write_config(folder: Path, account: str, deployments: int, loras_per: int) -> Path:
+    """A config folder: lorainfra.yaml + deployments.yaml + loras.yaml (local state backend)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lorainfra.yaml").write_text(
+        f"provider:\n  account: {account}\nstate:\n  backend: local\n"
+    )
+    dep_lines = ["deployments:"]
+    lora_lines = ["loras:"]
+    for d in range(deployments):
+        dep = f"base-{d:04d}"
+        dep_lines += [
+            f"  {dep}:",
+            f"    base_model: {LLAMA_8B}",
+            "    accelerator: {type: NVIDIA_H100_80GB, count: 1}",
+            "    replicas: {min: 1, max: 2}",
+            "    addons: true",
+        ]
+        for m in range(loras_per):
+            lora_lines += [
+                f"  {dep}-lora-{m:02d}:",
+                f"    model: accounts/{MODELS_ACCOUNT}/models/bench-lora-{m:02d}",
+                f"    deployment: {dep}",
+            ]
+    (folder / "deployments.yaml").write_text("\n".join(dep_lines) + "\n")
+    (folder / "loras.yaml").write_text("\n".join(lora_lines) + ("\n" if loras_per else " {}\n"))
+    return folder
+
+
+async def _seed_account(folder: Path, db: Path, models: list[dict[str, Any]], concurrency: int = 64) -> int:
+    from lorainfra.config.loader import load_config
+    from lorainfra.config.model import frozen_mapping
+    from lorainfra.emulator import Emulator, EmulatorOptions
+    from lorainfra.providers.fireworks import local_provider
+    from lorainfra.state.local import LocalBackend
+    from lorainfra.state.model import ResourceState, State
+
+    config = load_config(folder)
+    account = config.provider.account
+    emulator = Emulator(db, EmulatorOptions(ready_after=0.0, deployed_after=0.0, seed_models=tuple(models)))
+    with emulator.store.tx() as conn:
+        # Seeding-speed fixture only (see docs/performance.md, "emulator"): without it every load scans all
+        # rows of its model across the account (the planner picks deployed_models_model), O(N^2) at 10k.
+        conn.execute("CREATE INDEX IF NOT EXISTS bench_dm_dep_model ON deployed_models(deployment, model)")
+    provider = local_provider(emulator.app, account=account, api_key="bench", max_rps=0)
+    gate = asyncio.Semaphore(concurrency)
+    try:
+        resources = list(config.resources.values())
+
+        async def create(res: Any) -> None:
+            async with gate:
+                await provider.create(res.kind, res.name, res.attributes)
+
+        await asyncio.gather(*(create(r) for r in resources if r.kind == "deployment"))
+        await asyncio.gather(*(create(r) for r in resources if r.kind == "lora"))
+        observed = await provider.refresh()
+        loras = {(o.attributes.get("model"), o.attributes.get("deployment", ""), bool(o.attributes.get("serverless"))): o
+                 for o in observed.objects.values() if o.kind == "lora"}
+        managed = {}
+        for res in resources:
+            a = res.attributes
+            if res.kind == "deployment":
+                obj = observed.get(provider.deployment_name(res.name))
+            else:
+                obj = loras.get((a["model"], a.get("deployment", ""), bool(a.get("serverless"))))
+            assert obj is not None, f"{res.address} was not created"
+            managed[str(res.address)] = ResourceState(
+                str(res.address), res.kind, obj.name, res.attributes,
+                tuple(str(d) for d in res.depends_on), obj.digest,
+            )
+        state = State(lineage=State.new().lineage, resources=frozen_mapping(managed))
+        LocalBackend(folder / ".lorainfra" / "state.json", who="benchmarks").write(state, operation="benchmark seed")
+        return len(resources)
+    finally:
+        await provider.aclose()
+        emulator.close()
+
+
+def seed_account(folder: Path, db: Path, models: list[dict[str, Any]]) -> int:
+    """Create every resource of the config folder in the emulator db and record it in the folder's state."""
+    return asyncio.run(_seed_account(folder, db, models))

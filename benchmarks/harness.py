@@ -1,0 +1,137 @@
+"""Harness: run a child process and measure it (wall, CPU, peak RSS via wait4), and a served emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+API_KEY = "bench"
+
+
+class BenchError(RuntimeError):
+    """Something the benchmark depends on broke (non-zero exit, wrong plan): the suite exits non-zero."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured child process."""
+
+    argv: tuple[str, ...]
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the child
+    max_rss_mb: float  # peak resident set size of the child
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def lorainfra_argv() -> list[str]:
+    exe = Path(sys.executable).parent / "lorainfra"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("lorainfra")
+    return [found] if found else [sys.executable, "-m", "lorainfra"]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREWORKS_")}
+    env.update({"FIREWORKS_API_KEY": API_KEY, "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+def measure(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+            ok: tuple[int, ...] = (0,), timeout: float = 1800.0) -> Run:
+    """Run argv to completion; wall clock around fork/exit, CPU and peak RSS from wait4 (this child only)."""
+    out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}-{time.monotonic_ns()}"
+    with open(f"{out_path}.out", "w+") as out, open(f"{out_path}.err", "w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env or child_env(), stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                raise BenchError(f"timed out after {timeout:.0f}s: {' '.join(argv)}")
+            time.sleep(0.002)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        run = Run(tuple(argv), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0,
+                  proc.returncode, out.read(), err.read())
+    for suffix in (".out", ".err"):
+        Path(f"{out_path}{suffix}").unlink(missing_ok=True)
+    if run.returncode not in ok:
+        raise BenchError(
+            f"{' '.join(argv)} exited {run.returncode} (expected {ok})\n--- stdout\n{run.stdout[-3000:]}"
+            f"\n--- stderr\n{run.stderr[-3000:]}"
+        )
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServedEmulator:
+    """``python -m benchmarks.server`` in a subprocess: the emulator app behind uvicorn, plus a request counter."""
+
+    def __init__(self, db: Path, *, seed: Path | None = None, ready_after: float = 2.0,
+                 deployed_after: float = 1.0, latency_ms: float = 0.0) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-m", "benchmarks.server", "--port", str(self.port), "--db", str(db),
+                "--ready-after", str(ready_after), "--deployed-after", str(deployed_after),
+                "--latency-ms", str(latency_ms)]
+        if seed:
+            argv += ["--seed", str(seed)]
+        self.log = open(db.with_suffix(".log"), "w")  # noqa: SIM115
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen(argv, cwd=root, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONPATH": str(root)})
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/emulator/v1/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise BenchError(f"emulator did not start: {db.with_suffix('.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def requests(self, reset: bool = False) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/bench/requests{'?reset=1' if reset else ''}", timeout=10) as r:
+            return dict(json.loads(r.read()))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def __enter__(self) -> ServedEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,66 @@
+"""Serve the emulator in this process (uvicorn) with a request counter: ``python -m benchmarks.server``.
+
+The emulator app is exactly ``lorainfra.emulator.server.build(...)``; the only addition is an ASGI
+wrapper counting ``/v1`` requests, read (and reset) with ``GET /bench/requests[?reset=1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import uvicorn
+
+from lorainfra.emulator.options import EmulatorOptions
+from lorainfra.emulator.server import build
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class Counter:
+    """Counts /v1 requests by method; answers GET /bench/requests itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.counts: dict[str, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and path == "/bench/requests":
+            body = json.dumps({"total": sum(self.counts.values()), "by_method": self.counts}).encode()
+            if b"reset=1" in scope.get("query_string", b""):
+                self.counts = {}
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if scope["type"] == "http" and path.startswith("/v1/"):
+            method = str(scope.get("method", ""))
+            self.counts[method] = self.counts.get(method, 0) + 1
+        await self.app(scope, receive, send)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--seed")
+    p.add_argument("--ready-after", type=float, default=2.0)
+    p.add_argument("--deployed-after", type=float, default=1.0)
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    a = p.parse_args()
+    options = EmulatorOptions(ready_after=a.ready_after, deployed_after=a.deployed_after, latency_ms=a.latency_ms)
+    emulator = build(a.db, options, a.seed)
+    print(f"benchmark emulator listening on http://127.0.0.1:{a.port}", flush=True)
+    try:
+        uvicorn.run(Counter(emulator.app), host="127.0.0.1", port=a.port, log_level="warning")
+    finally:
+        emulator.close()
+
+
+if __name__ == "__main__":
+    main()
