@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -26,3 +27,24 @@ def fast_copy(src: Path, dst: Path) -> Path:
 @pytest.fixture
 def quickstart(tmp_path: Path) -> Path:
     return fast_copy(EXAMPLES / "quickstart", tmp_path / "quickstart")
+
+
+PG_DSN_ENV = "LORAINFRA_TEST_PG_DSN"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """Where PostgreSQL is required (CI, scripts/test), a postgres test that skips is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("LORAINFRA_REQUIRE_PG") and "PostgreSQL" in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"postgres test skipped although LORAINFRA_REQUIRE_PG is set: {report.longrepr}"
+
+
+@pytest.fixture
+def pg_dsn() -> str:
+    dsn = os.environ.get(PG_DSN_ENV, "")
+    if not dsn:
+        pytest.skip("no PostgreSQL: set LORAINFRA_TEST_PG_DSN (scripts/pg-test-server starts one)")
+    return dsn

@@ -19,7 +19,7 @@ from lorainfra.engine.events import (
     OperationStarted,
 )
 from lorainfra.engine.walk import walk
-from lorainfra.errors import ApiError, LorainfraError, OperationError
+from lorainfra.errors import ApiError, LorainfraError, OperationError, TransportError
 from lorainfra.plan.diff import attribute_changes
 from lorainfra.plan.model import Action, Change, Plan
 from lorainfra.providers.base import DEPLOYMENT_READY, FAILED, GONE_STATES, LORA_READY, Provider, RemoteObject
@@ -114,6 +114,7 @@ class Applier:
         self.operation = operation
         self.stop = stop or asyncio.Event()
         self._write_lock = asyncio.Lock()
+        self._acted: set[str] = set()
 
     async def _update_state(self, fn: Any) -> None:
         async with self._write_lock:
@@ -122,6 +123,7 @@ class Applier:
 
     async def run(self, plan: Plan) -> ApplyResult:
         changes = {c.address: c for c in plan.actionable}
+        self._acted = set(changes)
         nodes = build_nodes(plan, self.state)
         if self.state.serial == 0 and self.backend is not None and self.backend.read() is None:
             await self._update_state(lambda s: s)  # create the state document (lineage) up front
@@ -184,17 +186,15 @@ class Applier:
         await self._update_state(lambda s: s.with_pending(pending))
         try:
             obj = await self.provider.create("deployment", dep_id, after)
-        except ApiError as exc:
-            if exc.status != 409:
+        except (ApiError, TransportError) as exc:
+            if _ambiguous(exc):
+                # the create may have reached the server before the answer was lost: read to find out
+                obj = await self._resolve_lost_create(change, exc, lambda: self.provider.get("deployment", name))
+            elif exc.status != 409:
                 await self._update_state(lambda s: s.without_pending(change.address))
                 raise OperationError(change.address, "create", exc.message) from exc
-            existing = await self.provider.get("deployment", name)
-            if existing is None or existing.state in GONE_STATES:
-                await self._update_state(lambda s: s.without_pending(change.address))
-                raise OperationError(change.address, "create",
-                                     f"{exc.message} (the ID is taken by a deleted deployment; undelete or purge it)") from exc
-            self.sink.emit(Note(f"{change.address}: {name} already exists (an earlier attempt?); adopting it"))
-            obj = existing
+            else:
+                obj = await self._adopt_existing_deployment(change, name, exc)
         await self._update_state(self._record(change, obj))
         obj = await self._wait(change, obj.name, DEPLOYMENT_READY, self.options.deployment_timeout)
         diffs = attribute_changes("deployment", after, obj.attributes)
@@ -203,18 +203,51 @@ class Applier:
             obj = await self._wait(change, obj.name, DEPLOYMENT_READY, self.options.deployment_timeout)
         await self._update_state(self._record(change, obj))
 
+    async def _adopt_existing_deployment(self, change: Change, name: str, exc: ApiError) -> RemoteObject:
+        existing = await self.provider.get("deployment", name)
+        if existing is None or existing.state in GONE_STATES:
+            await self._update_state(lambda s: s.without_pending(change.address))
+            raise OperationError(change.address, "create",
+                                 f"{exc.message} (the ID is taken by a deleted deployment; undelete or purge it)") from exc
+        self.sink.emit(Note(f"{change.address}: {name} already exists (an earlier attempt?); adopting it"))
+        return existing
+
+    async def _resolve_lost_create(self, change: Change, exc: Exception, read: Any) -> RemoteObject:
+        """A create ended in an error that does not say whether the server acted: adopt what a read finds."""
+        reason = exc.message if isinstance(exc, ApiError) else str(exc)
+        try:
+            found = await read()
+        except LorainfraError:
+            # still unknown: keep the pending marker; the next run resolves it by reading
+            raise OperationError(change.address, "create", f"{reason} (outcome unknown; the next run will check)") from exc
+        if found is None or found.state in GONE_STATES:
+            await self._update_state(lambda s: s.without_pending(change.address))
+            raise OperationError(change.address, "create", reason) from exc
+        self.sink.emit(Note(f"{change.address}: the create reached the account although its answer was lost; adopting {found.name}"))
+        return found
+
     async def _create_lora(self, change: Change) -> None:
         after = change.after or {}
         identity = {"model": after.get("model", ""), "deployment": after.get("deployment", ""),
                     "serverless": bool(after.get("serverless", False))}
         pending = PendingOp(change.address, "create", "lora", frozen_mapping(identity),
                             frozen_mapping(after), change.depends_on, _now())
+        dep_id = str(after.get("deployment") or "")
+        if dep_id and f"deployment.{dep_id}" not in self._acted:
+            # the deployment is not touched by this run, but an interrupted earlier run may have left it
+            # still CREATING/UPDATING: a LoRA can only be loaded once it is READY
+            await self._wait(change, self.provider.deployment_name(dep_id), DEPLOYMENT_READY,
+                             self.options.deployment_timeout, kind="deployment")
         await self._update_state(lambda s: s.with_pending(pending))
+        find = lambda: self.provider.find_lora(  # noqa: E731
+            str(identity["model"]), str(identity["deployment"]), bool(identity["serverless"]))
         try:
             obj = await self.provider.create("lora", "", after)
-        except ApiError as exc:
+        except (ApiError, TransportError) as exc:
             found = None
-            if exc.status == 409:
+            if _ambiguous(exc):
+                found = await self._resolve_lost_create(change, exc, find)
+            elif exc.status == 409:
                 found = await self.provider.find_lora(str(identity["model"]), str(identity["deployment"]),
                                                       bool(identity["serverless"]))
             if found is None:
@@ -250,11 +283,14 @@ class Applier:
         await self._update_state(lambda s: s.without_resource(change.address))
 
     # ------------------------------------------------------------------ waiting
-    async def _wait(self, change: Change, name: str, target: str, timeout: float) -> RemoteObject:
+    async def _wait(
+        self, change: Change, name: str, target: str, timeout: float, *, kind: str | None = None
+    ) -> RemoteObject:
         started = time.monotonic()
         last = ""
+        kind = kind or change.kind
         while True:
-            obj = await self.provider.get(change.kind, name)
+            obj = await self.provider.get(kind, name)
             elapsed = time.monotonic() - started
             if obj is None or obj.state in GONE_STATES:
                 raise OperationError(change.address, "wait", f"{name} disappeared while waiting for {target}")
@@ -263,7 +299,7 @@ class Applier:
                 self.sink.emit(OperationProgress(change.address, "wait", obj.state, elapsed))
             if obj.state == target:
                 return obj
-            if obj.state == FAILED or (change.kind == "lora" and obj.status_message and obj.state not in ("DEPLOYING", "UPDATING")):
+            if obj.state == FAILED or (kind == "lora" and obj.status_message and obj.state not in ("DEPLOYING", "UPDATING")):
                 raise OperationError(change.address, "wait", f"{name} is {obj.state}: {obj.status_message or 'no detail'}")
             if elapsed > timeout:
                 raise OperationError(change.address, "wait", f"timed out after {timeout:.0f}s; {name} is {obj.state}")
@@ -283,6 +319,11 @@ class Applier:
             if elapsed > timeout:
                 raise OperationError(change.address, "delete", f"timed out after {timeout:.0f}s; {name} is {obj.state}")
             await asyncio.sleep(min(max(elapsed * 0.1, self.options.poll_min), self.options.poll_max))
+
+
+def _ambiguous(exc: Exception) -> bool:
+    """Whether a failed call may still have been carried out by the server (lost answer, 5xx, timeout)."""
+    return isinstance(exc, TransportError) or (isinstance(exc, ApiError) and (exc.status >= 500 or exc.status in (408, 429)))
 
 
 def _reason(exc: BaseException | None) -> str:
