@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lorainfra.cli.app import DirArg, app
 from lorainfra.cli.commands import LockTimeout, parse_timeout
-from lorainfra.config.loader import load_config
-from lorainfra.config.model import StateSettings
 from lorainfra.errors import LorainfraError, StateError
-from lorainfra.state.backend import StateBackend
-from lorainfra.state.model import State
-from lorainfra.state.open import default_who, open_backend
-from lorainfra.state.ops import check_push, migrate, state_mv, state_rm
+
+if TYPE_CHECKING:  # heavy modules are imported inside the commands (fast `lorainfra --help`)
+    from lorainfra.state.backend import StateBackend
+    from lorainfra.state.model import State
 
 state_app = typer.Typer(help="Inspect and change the state (what lorainfra manages).", no_args_is_help=True)
 app.add_typer(state_app, name="state")
@@ -25,6 +23,9 @@ DirOpt = Annotated[str, typer.Option("--dir", "-C", help="Config folder.")]
 
 
 def _backend(directory: str) -> StateBackend:
+    from lorainfra.config.loader import load_config
+    from lorainfra.state.open import default_who, open_backend
+
     config = load_config(directory)
     import os
 
@@ -61,6 +62,8 @@ def show(address: Annotated[str, typer.Argument()], directory: DirOpt = ".") -> 
 @state_app.command("rm")
 def rm(address: Annotated[str, typer.Argument()], directory: DirOpt = ".", lock_timeout: LockTimeout = "0s") -> None:
     """Forget a resource without deleting it (it becomes 'not managed')."""
+    from lorainfra.state.ops import state_rm
+
     backend = _backend(directory)
     with backend.lock("state rm", timeout=parse_timeout(lock_timeout)):
         written = backend.write(state_rm(_state(backend), address), operation="state rm")
@@ -71,6 +74,8 @@ def rm(address: Annotated[str, typer.Argument()], directory: DirOpt = ".", lock_
 def mv(old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument()], directory: DirOpt = ".",
        lock_timeout: LockTimeout = "0s") -> None:
     """Rename a managed resource without destroying and recreating it."""
+    from lorainfra.state.ops import state_mv
+
     backend = _backend(directory)
     with backend.lock("state mv", timeout=parse_timeout(lock_timeout)):
         written = backend.write(state_mv(_state(backend), old, new), operation="state mv")
@@ -99,6 +104,9 @@ def push(file: Annotated[str, typer.Argument()], directory: DirOpt = ".",
          force: Annotated[bool, typer.Option("--force", help="Allow a serial not above the stored one.")] = False,
          lock_timeout: LockTimeout = "0s") -> None:
     """Replace the stored state with FILE (same lineage, newer serial)."""
+    from lorainfra.state.model import State
+    from lorainfra.state.ops import check_push
+
     try:
         incoming = State.loads(Path(file).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -121,8 +129,18 @@ def migrate_cmd(
     """Copy this config's state (with its kept history) to another backend; nothing is lost."""
     import os
 
+    from lorainfra.config.loader import load_config
+    from lorainfra.config.model import StateSettings
+    from lorainfra.state.open import default_who, open_backend
+    from lorainfra.state.ops import migrate
+
     config = load_config(directory)
     src = open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
+    if to not in ("local", "postgres"):
+        raise typer.BadParameter(f"{to!r}: use local or postgres", param_hint="--to")
+    if to == "local" and not path:
+        raise typer.BadParameter("a local destination needs --path FILE (not the current state file)",
+                                 param_hint="--path")
     settings = StateSettings(backend=to, dsn_env=dsn_env if to == "postgres" else None, workspace=workspace, path=path)
     dst = open_backend(settings, Path(config.root), environ=os.environ, who=default_who())
     result = migrate(src, dst, lock_timeout=parse_timeout(lock_timeout))
