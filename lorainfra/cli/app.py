@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from lorainfra import __version__
 from lorainfra.errors import ConfigError, LorainfraError
+
+if TYPE_CHECKING:  # rich and asyncio are imported where used: `lorainfra --help` stays fast
+    import asyncio
+
+    from rich.console import Console
 
 T = TypeVar("T")
 
@@ -70,6 +71,8 @@ def root(
     opts.insecure = insecure
     ctx.obj = opts
     if debug:
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
         for noisy in ("httpx", "httpcore", "asyncio"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -85,6 +88,8 @@ def _endpoint(ctx: typer.Context, flag: str | None) -> str | None:
 
 def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     """Run a coroutine; first Ctrl-C sets ``stop`` (finish in-flight work), second exits at once."""
+    import asyncio
+    import signal
 
     async def main() -> T:
         stop = asyncio.Event()
@@ -108,6 +113,8 @@ def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,19 +22,19 @@ from lorainfra.cli.app import (
     app,
     run_async,
 )
-from lorainfra.cli.console import LiveSink, PlainSink
-from lorainfra.cli.context import Workspace, open_workspace
-from lorainfra.cli.markdown import plan_markdown
-from lorainfra.cli.render import render_plan
-from lorainfra.config.loader import load_config
-from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
-from lorainfra.engine.events import EventSink
-from lorainfra.engine.planner import Planned, PlanOptions, make_plan
 from lorainfra.errors import ConfigError, LorainfraError
-from lorainfra.plan.jsonplan import plan_to_json
-from lorainfra.plan.model import Plan
-from lorainfra.plan.planfile import ensure_fresh, read_plan_file, write_plan_file
-from lorainfra.state.model import State
+
+# Heavy modules (httpx, jsonschema, networkx, rich, the engine) are imported inside the commands that
+# need them, so that `lorainfra --help` and command-line errors stay fast (docs/performance.md).
+if TYPE_CHECKING:
+    import asyncio
+
+    from lorainfra.cli.context import Workspace
+    from lorainfra.engine.applier import ApplyResult
+    from lorainfra.engine.events import EventSink
+    from lorainfra.engine.planner import Planned, PlanOptions
+    from lorainfra.plan.model import Plan
+    from lorainfra.state.model import State
 
 LockTimeout = Annotated[
     str, typer.Option("--lock-timeout", help="Wait this long for the state lock (e.g. 30s, 2m).")
@@ -54,16 +53,22 @@ def parse_timeout(text: str) -> float:
 
 
 def _sink(stack: ExitStack) -> EventSink:
+    from lorainfra.cli.console import LiveSink, PlainSink
+
     if sys.stdout.isatty():
         return stack.enter_context(LiveSink(_console()))
     return PlainSink(sys.stdout)
 
 
 def _read_state(ws: Workspace) -> State:
+    from lorainfra.state.model import State
+
     return ws.backend.read() or State.new()
 
 
 async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions) -> Planned:
+    from lorainfra.engine.planner import make_plan
+
     async with ws.provider() as provider:
         return await make_plan(ws.config, provider, _read_state(ws), sink, options)
 
@@ -76,6 +81,8 @@ def _raise_plan_errors(planned: Planned) -> None:
 @app.command()
 def validate(directory: DirArg = ".") -> None:
     """Check the config folder offline: schema, references, IDs, bounds. No API call."""
+    from lorainfra.config.loader import load_config
+
     config = load_config(directory)
     n = len(config.resources)
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
@@ -102,11 +109,17 @@ def _addresses(values: list[str] | None, flag: str) -> frozenset[str]:
 
 
 def _options(destroy: bool, target: list[str] | None, replace: list[str] | None) -> PlanOptions:
+    from lorainfra.engine.planner import PlanOptions
+
     return PlanOptions(destroy=destroy, targets=_addresses(target, "--target"),
                        replace=_addresses(replace, "--replace"))
 
 
 def _emit_plan(plan_: Plan, fmt_: str) -> None:
+    from lorainfra.cli.markdown import plan_markdown
+    from lorainfra.cli.render import render_plan
+    from lorainfra.plan.jsonplan import plan_to_json
+
     if fmt_ == "json":
         sys.stdout.write(json.dumps(plan_to_json(plan_), indent=2, sort_keys=True) + "\n")
     elif fmt_ == "markdown":
@@ -139,6 +152,11 @@ def plan(
     lock_timeout: LockTimeout = "0s",
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
+    from lorainfra.cli.console import PlainSink
+    from lorainfra.cli.context import open_workspace
+    from lorainfra.plan.planfile import write_plan_file
+    from lorainfra.state.model import State
+
     fmt_ = _check_format(format_, as_json)
     ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
     options = _options(destroy, target, replace)
@@ -189,6 +207,15 @@ def _apply(
     ctx: typer.Context, directory: str, endpoint: str | None, auto_approve: bool, parallelism: int,
     lock_timeout: str, options: PlanOptions, plan_file: str | None = None,
 ) -> None:
+    import asyncio
+
+    from lorainfra.cli.console import PlainSink
+    from lorainfra.cli.context import open_workspace
+    from lorainfra.cli.render import render_plan
+    from lorainfra.engine.applier import Applier, ApplyOptions
+    from lorainfra.engine.planner import PlanOptions, make_plan
+    from lorainfra.plan.planfile import ensure_fresh, read_plan_file
+
     saved: Plan | None = None
     if plan_file:
         saved, recorded_dir, _ = read_plan_file(plan_file)
@@ -246,6 +273,8 @@ def apply(
     replace: ReplaceOpt = None,
 ) -> None:
     """Make the account match the config (or apply exactly a saved plan), in dependency order."""
+    from lorainfra.engine.planner import PlanOptions
+
     if Path(directory).is_file():
         if target or replace:
             raise typer.BadParameter("a saved plan already fixed its targets", param_hint="--target/--replace")

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lorainfra.addresses import Address
 from lorainfra.cli.app import DirArg, EndpointOpt, _endpoint, _opts, app, run_async
 from lorainfra.cli.commands import LockTimeout, _check_format, _emit_plan, _read_state, parse_timeout
-from lorainfra.cli.console import PlainSink
-from lorainfra.cli.context import open_workspace
-from lorainfra.cli.markdown import drift_markdown
-from lorainfra.cli.render import render_drift
-from lorainfra.engine.planner import reconcile, refresh
 from lorainfra.errors import LorainfraError
-from lorainfra.plan.diff import drift as compute_drift
-from lorainfra.plan.planfile import read_plan_file
-from lorainfra.providers.base import GONE_STATES, RemoteObject
-from lorainfra.state.model import ResourceState
+
+if TYPE_CHECKING:  # heavy modules are imported inside the commands (fast `lorainfra --help`)
+    import asyncio
+
+    from lorainfra.providers.base import RemoteObject
 
 
 @app.command()
@@ -31,6 +26,8 @@ def show(
     format_: Annotated[str, typer.Option("--format", help="text | markdown | json")] = "text",
 ) -> None:
     """Print a saved plan."""
+    from lorainfra.plan.planfile import read_plan_file
+
     plan, _, _ = read_plan_file(plan_file)
     _emit_plan(plan, _check_format(format_, as_json))
 
@@ -47,6 +44,13 @@ def drift(
 
     Config edits not yet applied are not drift: live objects are compared with what lorainfra last applied.
     """
+    from lorainfra.cli.console import PlainSink
+    from lorainfra.cli.context import open_workspace
+    from lorainfra.cli.markdown import drift_markdown
+    from lorainfra.cli.render import render_drift
+    from lorainfra.engine.planner import reconcile, refresh
+    from lorainfra.plan.diff import drift as compute_drift
+
     fmt_ = _check_format(format_, as_json)
     ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
 
@@ -84,6 +88,10 @@ def import_(
     lock_timeout: LockTimeout = "0s",
 ) -> None:
     """Adopt a live deployment or loaded LoRA made by hand; the next plan shows only real differences."""
+    from lorainfra.cli.context import open_workspace
+    from lorainfra.providers.base import GONE_STATES
+    from lorainfra.state.model import ResourceState
+
     try:
         addr = Address.parse(address)
     except ValueError as exc:
