@@ -198,13 +198,10 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
         dm_id = ctx.random_id(model_id, 6)
         while get_row(db, TABLE, name_of(account, dm_id)) is not None:
             dm_id = ctx.random_id(model_id, 6)
-        others = _active(db, "account = ? AND model = ? AND state != 'UNDEPLOYING'", (account, spec["model"]))
-        default = spec.get("default", not any(o["data"].get("default") for o in others))
-        if default:
-            for o in others:
-                if o["data"].get("default"):
-                    o["data"]["default"] = False
-                    update_row(db, TABLE, o["name"], {"data": o["data"]})
+        has_default = _default_holder(db, account, spec["model"]) is not None
+        default = spec.get("default", not has_default)
+        if default and has_default:
+            _clear_default(db, account, spec["model"])
         name = name_of(account, dm_id)
         data = {
             **spec,
@@ -237,6 +234,23 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
             },
         )
         return data
+
+
+def _default_holder(db: sqlite3.Connection, account: str, model: str) -> str | None:
+    row = db.execute(
+        f"SELECT name FROM {TABLE} WHERE model = ? AND account = ? AND state != 'UNDEPLOYING' "
+        "AND json_extract(data, '$.default') = 1 LIMIT 1",
+        (model, account),
+    ).fetchone()
+    return None if row is None else str(row["name"])
+
+
+def _clear_default(db: sqlite3.Connection, account: str, model: str) -> None:
+    db.execute(
+        f"UPDATE {TABLE} SET data = json_set(data, '$.default', json('false')) WHERE model = ? AND account = ? "
+        "AND json_extract(data, '$.default') = 1",
+        (model, account),
+    )
 
 
 def _live(db: sqlite3.Connection, account: str, dm_id: str) -> dict[str, Any]:

@@ -89,7 +89,10 @@ def parse_filter(text: str, columns: dict[str, str]) -> tuple[list[str], list[An
         fname, op, raw = m.groups()
         expr = _expr(fname, columns)
         value = _literal(raw)
-        if isinstance(value, bool):
+        if expr in columns.values() and op in ("=", ":") and value not in ("", False, 0):
+            clauses.append(f"{expr} = ?")  # plain column comparison: lets SQLite use the column's index
+            params.append(int(value) if isinstance(value, bool) else value)
+        elif isinstance(value, bool):
             clauses.append(f"COALESCE({expr}, 0) {_SQL_OPS[op]} ?")
             params.append(int(value))
         elif isinstance(value, int | float):

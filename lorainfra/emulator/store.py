@@ -31,8 +31,9 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS {t}_next ON {t}(next_at) WHERE next_at IS NOT NULL",
 )
 _EXTRA_DDL = (
-    "CREATE INDEX IF NOT EXISTS deployed_models_dep ON deployed_models(deployment, name)",
-    "CREATE INDEX IF NOT EXISTS deployed_models_model ON deployed_models(model, name)",
+    "CREATE INDEX IF NOT EXISTS dm_deployment_model ON deployed_models(deployment, model, state)",
+    "CREATE INDEX IF NOT EXISTS dm_deployment_name ON deployed_models(deployment, name)",
+    "CREATE INDEX IF NOT EXISTS dm_account_model ON deployed_models(account, model, state)",
     "CREATE INDEX IF NOT EXISTS deployed_models_srv ON deployed_models(account, serverless, name)",
     "CREATE INDEX IF NOT EXISTS models_base ON models(base_model)",
     "CREATE INDEX IF NOT EXISTS versions_shape ON deployment_shape_versions(shape, create_time, name)",

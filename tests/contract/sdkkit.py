@@ -14,7 +14,7 @@ from lorainfra.emulator import Emulator
 
 API_KEY = "test-key"
 ACCOUNT = "acme"
-FAST = {"ready_after": 0.2, "deployed_after": 0.1, "delete_after": 0.1}
+FAST = {"ready_after": 0.2, "deployed_after": 0.1, "delete_after": 0.5}
 
 
 @dataclass

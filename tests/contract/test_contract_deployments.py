@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import fireworks
 import pytest
 from fireworks import Fireworks
@@ -48,7 +50,8 @@ def test_validate_only_and_generated_id(client: Fireworks) -> None:
     assert made.name and made.name.startswith(f"accounts/{ACCOUNT}/deployments/")
 
 
-def test_auto_pagination_sees_every_item_once(client: Fireworks) -> None:
+def test_auto_pagination_sees_every_item_once(serve_emulator: Callable[..., Served]) -> None:
+    client = serve_emulator(ready_after=600).sdk(max_retries=0)  # stays CREATING for the state filter
     for i in range(7):
         _create(client, f"d{i}")
     page = client.deployments.list(page_size=1)
@@ -61,6 +64,7 @@ def test_auto_pagination_sees_every_item_once(client: Fireworks) -> None:
     assert raw["totalSize"] == 7
     strict_items(Deployment, raw["deployments"])
     assert [d.name for d in client.deployments.list(filter="state=CREATING", page_size=200)] == names
+    client.close()
 
 
 def test_update_full_and_masked_then_scale(client: Fireworks) -> None:

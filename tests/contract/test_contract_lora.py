@@ -85,12 +85,21 @@ def test_load_errors(client: Fireworks, base: str) -> None:
     assert "does not match" in mismatch.value.body["message"]
 
 
-def test_load_during_unload_is_aborted(client: Fireworks, base: str) -> None:
-    dm = client.lora.load(model=BOTS[0], deployment=base)
+def test_load_during_unload_is_aborted(serve_emulator: Callable[..., Served]) -> None:
+    served = serve_emulator(delete_after=600)  # the unload stays in progress until the clock is advanced
+    client = served.sdk(max_retries=0)
+    client.deployments.create(
+        deployment_id="base", base_model=LLAMA, deployment_shape=SHAPE, enable_addons=True
+    )
+    wait_for(lambda: client.deployments.get("base"), lambda d: d.state == "READY")
+    dm = client.lora.load(model=BOTS[0], deployment=DEP)
     client.lora.unload(str(dm.name).rsplit("/", 1)[1])
     with pytest.raises(fireworks.ConflictError) as err:
-        client.lora.load(model=BOTS[0], deployment=base)
+        client.lora.load(model=BOTS[0], deployment=DEP)
     assert err.value.body["code"] == 10
+    served.emulator.advance(601)
+    assert client.lora.load(model=BOTS[0], deployment=DEP).state == "DEPLOYING"
+    client.close()
 
 
 def test_addons_disabled_is_failed_precondition(client: Fireworks) -> None:
