@@ -271,7 +271,7 @@ def list_(ctx: Ctx, account: str, params: dict[str, Any]) -> tuple[list, str, in
         return run_list(db, q)
 
 
-def update(ctx: Ctx, account: str, dm_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def update(ctx: Ctx, account: str, dm_id: str, body: dict[str, Any], mask: str = "") -> dict[str, Any]:
     patch = _body(body)
     body_name = body.get("name")
     if body_name not in (None, "", name_of(account, dm_id)):
@@ -286,17 +286,20 @@ def update(ctx: Ctx, account: str, dm_id: str, body: dict[str, Any]) -> dict[str
                 raise invalid(
                     f"{key} cannot be changed on a deployed model; unload and load instead", field=key
                 )
-        changed = {k: val for k, val in patch.items() if data.get(k) != val}
-        if not changed:
+        paths = [v.camel(p.strip()) for p in mask.split(",") if p.strip()]
+        new = dict(data) if paths else {**data, **patch}
+        for path in paths:
+            if path not in SETTABLE:
+                raise invalid(f"updateMask: unknown or read-only field {path!r}", field="updateMask")
+            if path in patch:
+                new[path] = patch[path]
+            elif path not in IMMUTABLE:
+                new.pop(path, None)
+        if new == data:
             return data
-        if changed.get("default"):
-            for o in _active(
-                db, "account = ? AND model = ? AND name != ?", (account, data["model"], row["name"])
-            ):
-                if o["data"].get("default"):
-                    o["data"]["default"] = False
-                    update_row(db, TABLE, o["name"], {"data": o["data"]})
-        row["data"] = {**data, **changed}
+        if new.get("default") and not data.get("default"):
+            _clear_default(db, account, data["model"])
+        row["data"] = new
         row["internal"]["fail"] = ctx.fails(data["model"])
         return _save(db, row, "UPDATING", now + ctx.options.deployed_after, now)
 

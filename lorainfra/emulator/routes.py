@@ -137,7 +137,7 @@ def _get_deployed(ctx: Ctx, req: Req) -> Any:
 
 @route("PATCH", A + "/deployedModels/" + ID)
 def _update_deployed(ctx: Ctx, req: Req) -> Any:
-    return deployed_models.update(ctx, *_p(req), req.body)
+    return deployed_models.update(ctx, *_p(req), req.body, req.q("updateMask"))
 
 
 @route("DELETE", A + "/deployedModels/" + ID)

@@ -229,3 +229,13 @@ def _finish_upload(api: Api, model_id: str) -> None:
     for name, content in files.items():
         assert api.call("PUT", urls[name], content=content).status_code == 200
     assert api.get(f"{base}:validateUpload").status_code == 200
+
+
+def test_patch_with_update_mask_clears_masked_fields(api: Api, clock: FakeClock) -> None:
+    ready_deployment(api, clock)
+    dm = api.load(SUPPORT_BOT, "base", displayName="keep", description="drop").json()
+    data = api.patch(
+        f"/v1/{dm['name']}", params={"updateMask": "description"}, json={"displayName": "ignored"}
+    ).json()
+    assert data["displayName"] == "keep" and "description" not in data
+    assert_rpc_error(api.patch(f"/v1/{dm['name']}", params={"updateMask": "state"}, json={}), 3, 400)
