@@ -244,16 +244,14 @@ class Applier:
         try:
             obj = await self.provider.create("lora", "", after)
         except (ApiError, TransportError) as exc:
-            found = None
             if _ambiguous(exc):
                 found = await self._resolve_lost_create(change, exc, find)
-            elif exc.status == 409:
-                found = await self.provider.find_lora(str(identity["model"]), str(identity["deployment"]),
-                                                      bool(identity["serverless"]))
-            if found is None:
-                await self._update_state(lambda s: s.without_pending(change.address))
-                raise OperationError(change.address, "load", exc.message) from exc
-            self.sink.emit(Note(f"{change.address}: already loaded as {found.name}; adopting it"))
+            else:
+                found = await find() if exc.status == 409 else None
+                if found is None:
+                    await self._update_state(lambda s: s.without_pending(change.address))
+                    raise OperationError(change.address, "load", exc.message) from exc
+                self.sink.emit(Note(f"{change.address}: already loaded as {found.name}; adopting it"))
             obj = found
         await self._update_state(self._record(change, obj))
         obj = await self._wait(change, obj.name, LORA_READY, self.options.lora_timeout)

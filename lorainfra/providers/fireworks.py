@@ -161,7 +161,8 @@ class FireworksProvider:
             delay: float | None = None
             try:
                 response = await self._client.request(method, path, params=query or None, json=json)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, ConnectionError) as exc:
+                # httpx wraps socket errors; an in-process ASGI transport re-raises the app's ConnectionError as is
                 self._log.debug("%s %s -> %s", method, path, type(exc).__name__)
                 error: Exception = TransportError(f"{method} {path}: {type(exc).__name__}: {exc}")
                 error.__cause__ = exc

@@ -1,0 +1,207 @@
+"""Helpers for the reliability tests: in-process fault runs, a served emulator, live-object counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from lorainfra.config.loader import load_config
+from lorainfra.emulator import Emulator, EmulatorOptions
+from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
+from lorainfra.engine.events import ListSink
+from lorainfra.engine.planner import Planned, PlanOptions, make_plan
+from lorainfra.providers.fireworks import FireworksProvider, RetryPolicy, local_provider
+from lorainfra.state.local import LocalBackend
+from lorainfra.state.model import State
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent / "lorainfra"
+ACCOUNT = "quickstart"
+FAST = ApplyOptions(poll_min=0.01, poll_max=0.05)
+
+
+def make_config(folder: Path, *, endpoint: str = "local", ready_after: float = 0.05, extra_deployment: bool = False) -> Path:
+    """A quickstart-like config: a shared base with two LoRAs, a live-merge deployment, a serverless LoRA."""
+    shutil.copytree(ROOT / "examples" / "quickstart", folder, ignore=shutil.ignore_patterns(".lorainfra"))
+    cfg = folder / "lorainfra.yaml"
+    text = cfg.read_text()
+    text = re.sub(r"ready_after: \S+", f"ready_after: {ready_after}", text)
+    text = re.sub(r"deployed_after: \S+", f"deployed_after: {ready_after}", text)
+    if endpoint != "local":
+        text = text.replace("endpoint: local", f"endpoint: {endpoint}")
+    cfg.write_text(text)
+    if extra_deployment:
+        with (folder / "deployments.yaml").open("a") as f:
+            f.write(
+                "\n  other-base:\n"
+                "    base_model: accounts/fireworks/models/llama-v3p1-8b-instruct\n"
+                "    accelerator: {type: NVIDIA_H100_80GB, count: 1}\n"
+                "    replicas: {min: 1, max: 1}\n"
+                "    addons: true\n"
+            )
+    return folder
+
+
+# ------------------------------------------------------------------ in-process runs
+
+
+@dataclass
+class Sleeps:
+    """A provider sleep that records what was asked for and waits only a little (no real backoff)."""
+
+    asked: list[float] = field(default_factory=list)
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await asyncio.sleep(min(seconds, 0.005))
+
+
+def provider_for(emu: Emulator, sleeps: Sleeps | None = None, **kw: Any) -> FireworksProvider:
+    return local_provider(emu.app, account=ACCOUNT, api_key="test-key", sleep=sleeps or Sleeps(),
+                          retry=kw.pop("retry", RetryPolicy(max_attempts=10)), max_rps=0, **kw)
+
+
+def backend_for(folder: Path) -> LocalBackend:
+    return LocalBackend(folder / ".lorainfra" / "state.json", who="reliability-test")
+
+
+async def plan_async(folder: Path, provider: FireworksProvider, options: PlanOptions = PlanOptions()) -> Planned:
+    backend = backend_for(folder)
+    return await make_plan(load_config(str(folder)), provider, backend.read() or State.new(), ListSink(), options)
+
+
+async def apply_async(folder: Path, provider: FireworksProvider, sink: ListSink | None = None,
+                      options: PlanOptions = PlanOptions()) -> tuple[Planned, ApplyResult]:
+    backend = backend_for(folder)
+    planned = await plan_async(folder, provider, options)
+    assert not planned.plan.errors, planned.plan.errors
+    with backend.lock("apply"):
+        state = planned.state
+        if planned.notes:
+            state = backend.write(state, operation="apply")
+        result = await Applier(provider, backend, state, sink or ListSink(), FAST).run(planned.plan)
+    return planned, result
+
+
+# ------------------------------------------------------------------ live objects
+
+
+def live(db: Path) -> list[dict[str, Any]]:
+    """Every live (not deleted) deployment and deployed model in the emulator db, read without faults."""
+    emu = Emulator(db, EmulatorOptions())
+    try:
+        async def go() -> list[dict[str, Any]]:
+            provider = local_provider(emu.app, account=ACCOUNT, api_key="test-key")
+            try:
+                obs = await provider.refresh()
+            finally:
+                await provider.aclose()
+            return [{"name": o.name, "kind": o.kind, "state": o.state, **dict(o.attributes)}
+                    for o in obs.objects.values() if o.state not in ("DELETED", "DELETING")]
+        return asyncio.run(go())
+    finally:
+        emu.close()
+
+
+def identity(obj: dict[str, Any]) -> str:
+    """What makes an object 'the same resource': the deployment name, or LoRA model + where it is loaded."""
+    if obj["kind"] == "deployment":
+        return obj["name"]
+    where = "serverless" if obj.get("serverless") else obj.get("deployment", "")
+    return f"lora:{obj.get('model')}@{where}"
+
+
+def duplicates(objs: list[dict[str, Any]]) -> dict[str, int]:
+    counts = Counter(identity(o) for o in objs)
+    return {k: n for k, n in counts.items() if n > 1}
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / ".lorainfra" / "state.json").read_text())
+
+
+def state_names(folder: Path) -> set[str]:
+    doc = read_state(folder)
+    return {r["remote_name"] for r in doc["resources"].values()}
+
+
+# ------------------------------------------------------------------ served emulator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """``lorainfra emulator serve`` in a subprocess on a free loopback port."""
+
+    def __init__(self, db: Path, *args: str) -> None:
+        self.db = db
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = db.with_suffix(".log")
+        self._log = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [str(BIN), "emulator", "serve", "--port", str(self.port), "--db", str(db), *args],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=clean_env(),
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/emulator/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"emulator did not start: {self.log.read_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FIREWORKS_", "LORAINFRA_"))}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+    proc = subprocess.run([str(BIN), *args], env=env or clean_env(FIREWORKS_API_KEY="test-key"),
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
