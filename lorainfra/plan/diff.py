@@ -8,7 +8,6 @@ from typing import Any
 from lorainfra.addresses import Address
 from lorainfra.attributes import ATTRIBUTES, AttributeSpec
 from lorainfra.config.model import Resource
-from lorainfra.graph import build_graph, topological_order
 from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem
 from lorainfra.providers.base import FAILED, GONE_STATES, Observed, RemoteObject
 from lorainfra.state.model import State
@@ -26,10 +25,17 @@ def _norm(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def values_equal(spec: AttributeSpec, desired: Any, live: Any) -> bool:
     """Whether a live value satisfies a desired one (shape names match by prefix: the server pins a version)."""
     if spec.prefix_match and isinstance(desired, str) and isinstance(live, str):
         return desired == "default" or live == desired or live.startswith(desired + "/")
+    if desired == live:  # fast path: plain equality implies equality after normalisation
+        return True
+    if type(desired) in _SCALARS and type(live) in _SCALARS:
+        return False  # _norm leaves scalars alone (1.0 == 1 and True == 1 already hold)
     return bool(_norm(desired) == _norm(live))
 
 
@@ -63,6 +69,35 @@ def remote_name_for(
     return found.name if found else ""
 
 
+def _dependencies_first(desired: Mapping[Address, Resource]) -> list[Address]:
+    """Every desired address, each after the desired addresses it depends on (linear; ties by address).
+
+    Same contract as ``graph.topological_order`` for this use, without building a networkx graph:
+    the diff only needs a resource's dependencies to be diffed before it (to propagate replacement).
+    Cycles are rejected by the config loader; here a cycle is simply broken where it is found.
+    """
+    order: list[Address] = []
+    state: dict[Address, int] = {}  # 1 = on the stack, 2 = emitted
+    for root in sorted(desired):
+        if root in state:
+            continue
+        stack: list[tuple[Address, list[Address]]] = [(root, sorted(set(desired[root].depends_on), reverse=True))]
+        state[root] = 1
+        while stack:
+            node, pending = stack[-1]
+            while pending and (pending[-1] in state or pending[-1] not in desired):
+                pending.pop()
+            if pending:
+                dep = pending.pop()
+                state[dep] = 1
+                stack.append((dep, sorted(set(desired[dep].depends_on), reverse=True)))
+                continue
+            stack.pop()
+            state[node] = 2
+            order.append(node)
+    return order
+
+
 def _alive(obj: RemoteObject | None) -> bool:
     return obj is not None and obj.state not in GONE_STATES
 
@@ -80,11 +115,8 @@ def diff(
     forced = set(replace)
     wanted = {} if destroy else desired
     changes: dict[str, Change] = {}
-    graph = build_graph({addr: res.depends_on for addr, res in wanted.items()})
-    for address in topological_order(graph):
-        resource = wanted.get(address)
-        if resource is None:
-            continue
+    for address in _dependencies_first(wanted):
+        resource = wanted[address]
         key = str(address)
         name = remote_name_for(resource, state, observed, deployment_name)
         live = observed.get(name) if name else None
