@@ -119,7 +119,7 @@ def bench_apply(p: Profile, work: Path, report: Report, *, sdk: bool) -> None:
         emu.requests(reset=True)
         sdk_run = measure([sys.executable, "-m", "benchmarks.sdk_sequential", "--url", emu.url,
                            "--account", "apply-sdk", "--deployments", str(d), "--loras", str(lpd)],
-                          cwd=ROOT, env={**child_env(), "PYTHONPATH": str(ROOT)})
+                          env={**child_env(), "PYTHONPATH": str(ROOT)})
         sdk_count = emu.requests()["total"]
         report.add("same fleet, sequential script with the official fireworks-ai SDK (poll every 0.1 s)",
                    f"{sdk_run.wall:.2f} s wall, {sdk_count} HTTP requests")

@@ -48,29 +48,34 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def measure(argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+def measure(argv: list[str], *, env: dict[str, str] | None = None,
             ok: tuple[int, ...] = (0,), timeout: float = 1800.0) -> Run:
     """Run argv to completion; wall clock around fork/exit, CPU and peak RSS from wait4 (this child only)."""
     out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}-{time.monotonic_ns()}"
     with open(f"{out_path}.out", "w+") as out, open(f"{out_path}.err", "w+") as err:
+        # posix_spawn (vfork-style): the child never holds a copy of this process's memory, so its
+        # ru_maxrss is its own peak; wait4 gives this child's CPU time and peak RSS only.
+        exe = argv[0] if os.path.isabs(argv[0]) else (shutil.which(argv[0]) or argv[0])
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env or child_env(), stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL)
+        pid = os.posix_spawn(exe, argv, env or child_env(), file_actions=actions)
         deadline = started + timeout
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
                 break
             if time.perf_counter() > deadline:
-                proc.kill()
+                os.kill(pid, 9)
+                os.wait4(pid, 0)
                 raise BenchError(f"timed out after {timeout:.0f}s: {' '.join(argv)}")
             time.sleep(0.002)
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         run = Run(tuple(argv), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0,
-                  proc.returncode, out.read(), err.read())
+                  returncode, out.read(), err.read())
     for suffix in (".out", ".err"):
         Path(f"{out_path}{suffix}").unlink(missing_ok=True)
     if run.returncode not in ok:

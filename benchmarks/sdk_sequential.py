@@ -39,12 +39,12 @@ def main() -> None:
             deployment_id=dep_id, base_model=LLAMA_8B, accelerator_type="NVIDIA_H100_80GB",
             accelerator_count=1, min_replica_count=1, max_replica_count=2, enable_addons=True,
         )
-        wait(lambda: client.deployments.get(dep_id), "READY", a.poll)
+        wait(lambda d=dep_id: client.deployments.get(d), "READY", a.poll)
         for m in range(a.loras):
             dm = client.lora.load(model=f"accounts/{MODELS_ACCOUNT}/models/bench-lora-{m:02d}",
                                   deployment=f"accounts/{a.account}/deployments/{dep_id}")
             dm_id = dm.name.rsplit("/", 1)[1]
-            wait(lambda: client.lora.get(dm_id), "DEPLOYED", a.poll)
+            wait(lambda i=dm_id: client.lora.get(i), "DEPLOYED", a.poll)
     client.close()
 
 
