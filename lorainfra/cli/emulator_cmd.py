@@ -17,9 +17,12 @@ def serve(
     seed: Annotated[str | None, typer.Option(help="YAML/JSON file with a `models:` list (wire format).")] = None,
     ready_after: Annotated[float, typer.Option("--ready-after", help="Seconds until a deployment is READY.")] = 2.0,
     deployed_after: Annotated[float, typer.Option("--deployed-after", help="Seconds until a LoRA is DEPLOYED.")] = 1.0,
+    delete_after: Annotated[float, typer.Option("--delete-after", help="Seconds in DELETING/UNDEPLOYING.")] = 0.5,
     latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency per request.")] = 0.0,
     fault_rate: Annotated[float, typer.Option("--fault-rate", help="Fraction of requests answered by a fault.")] = 0.0,
     fail_pattern: Annotated[str | None, typer.Option("--fail-pattern", help="Regex: matching resources go FAILED.")] = None,
+    fault_seed: Annotated[int | None, typer.Option("--fault-seed", help="Seed for repeatable faults.")] = None,
+    serverless_limit: Annotated[int, typer.Option("--serverless-limit", help="Serverless LoRAs per account.")] = 100,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="LORAINFRA_EMULATOR_API_KEY",
                                                 help="Accept only this bearer token (default: any).")] = None,
 ) -> None:
@@ -31,7 +34,24 @@ def serve(
 
     Path(db).parent.mkdir(parents=True, exist_ok=True)
     options = EmulatorOptions(
-        ready_after=ready_after, deployed_after=deployed_after, latency_ms=latency_ms,
-        fault_rate=fault_rate, fail_pattern=fail_pattern, api_key=api_key,
+        ready_after=ready_after, deployed_after=deployed_after, delete_after=delete_after, latency_ms=latency_ms,
+        fault_rate=fault_rate, fail_pattern=fail_pattern, fault_seed=fault_seed, serverless_limit=serverless_limit,
+        api_key=api_key,
     )
+    if fail_pattern:
+        import re
+
+        try:
+            re.compile(fail_pattern)
+        except re.error as exc:
+            raise typer.BadParameter(f"not a regular expression: {exc}", param_hint="--fail-pattern") from exc
+    if seed:
+        import yaml
+
+        from lorainfra.emulator.server import load_seed_file
+
+        try:
+            load_seed_file(seed)
+        except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise typer.BadParameter(f"{seed}: {exc}", param_hint="--seed") from exc
     run_server(host=host, port=port, db=db, options=options, seed_file=seed)
