@@ -203,18 +203,34 @@ class FireworksProvider:
                 return items
 
     # ---------------------------------------------------------------- reads
+    async def _list_objects(self, kind: str) -> list[RemoteObject]:
+        """Every object of a kind, paged; each page is parsed while the request for the next one is in flight."""
+        collection = _COLLECTION[kind]
+
+        def fetch(token: str) -> asyncio.Task[Any]:
+            query: dict[str, Any] = {"pageSize": PAGE_SIZE}
+            if token:
+                query["pageToken"] = token
+            return asyncio.ensure_future(self._request("GET", self._path(collection), params=query))
+
+        objects: list[RemoteObject] = []
+        pending = fetch("")
+        while True:
+            page = await pending
+            token = page.get("nextPageToken") or ""
+            if token:
+                pending = fetch(token)
+                for _ in range(3):  # let the next request reach the socket before parsing this page
+                    await asyncio.sleep(0)
+            objects.extend(from_wire(kind, raw, account=self.account) for raw in page.get(collection) or [])
+            if not token:
+                return objects
+
     async def refresh(self) -> Observed:
         before = self.requests
-        deployments, loras = await asyncio.gather(
-            self._list_all("deployments"), self._list_all("deployedModels")
-        )
-        objects: dict[str, RemoteObject] = {}
-        for raw in deployments:
-            obj = from_wire("deployment", raw, account=self.account)
-            objects[obj.name] = obj
-        for raw in loras:
-            obj = from_wire("lora", raw, account=self.account)
-            objects[obj.name] = obj
+        deployments, loras = await asyncio.gather(self._list_objects("deployment"), self._list_objects("lora"))
+        objects = {obj.name: obj for obj in deployments}
+        objects.update((obj.name, obj) for obj in loras)
         return Observed(objects=frozen_mapping(objects), requests=self.requests - before)
 
     async def get(self, kind: str, name: str) -> RemoteObject | None:
