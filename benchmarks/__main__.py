@@ -65,7 +65,7 @@ def bench_plan(p: Profile, work: Path, report: Report) -> None:
     for deployments in p.plan_scales:
         folder = fleet.write_config(work / f"plan-{deployments}", f"plan-{deployments}", deployments, 10)
         started = time.perf_counter()
-        n = fleet.seed_account(folder, db, fleet.lora_models())
+        n = fleet.seed_in_subprocess(folder, db)
         print(f"  seeded {n} resources for {folder.name} in {time.perf_counter() - started:.1f}s", flush=True)
         folders[deployments] = (folder, n)
     with ServedEmulator(db, seed=seed_file) as emu:

@@ -120,3 +120,30 @@ async def _seed_account(folder: Path, db: Path, models: list[dict[str, Any]], co
 def seed_account(folder: Path, db: Path, models: list[dict[str, Any]]) -> int:
     """Create every resource of the config folder in the emulator db and record it in the folder's state."""
     return asyncio.run(_seed_account(folder, db, models))
+
+
+def seed_in_subprocess(folder: Path, db: Path) -> int:
+    """seed_account in a child process, so the benchmark driver stays small.
+
+    Children are started with posix_spawn (vfork): at exec the kernel folds the parent's peak RSS into
+    the child's ru_maxrss, so a driver that had seeded 11,000 objects in-process would inflate every
+    measured peak. Run this way, the floor is the driver's own ~25 MB.
+    """
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.fleet", str(folder), str(db)],
+        env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"seeding {folder} failed:\n{out.stderr[-3000:]}")
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(seed_account(Path(sys.argv[1]), Path(sys.argv[2]), lora_models()))
