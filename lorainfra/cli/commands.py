@@ -194,12 +194,15 @@ def _report(result: ApplyResult, verb: str) -> None:
         out.print(f"[red]Failed:[/] {label}: {reason}")
     for label, because in result.skipped:
         out.print(f"[yellow]Skipped:[/] {label}: depends on {because}, which failed")
+    for label, reason in result.stopped:
+        out.print(f"[yellow]Stopped:[/] {label}: {reason}")
     for label in result.not_started:
         out.print(f"[yellow]Not started:[/] {label}")
     status = "complete" if result.ok else ("interrupted" if result.interrupted else "failed")
+    stopped = f", {len(result.stopped)} stopped while waiting" if result.stopped else ""
     out.print(
         f"\n{verb} {status}! Resources: {len(result.applied)} done, {len(result.failed)} failed, "
-        f"{len(result.skipped) + len(result.not_started)} skipped. State serial {result.state.serial}."
+        f"{len(result.skipped) + len(result.not_started)} skipped{stopped}. State serial {result.state.serial}."
     )
 
 

@@ -48,10 +48,11 @@ class ApplyResult:
     not_started: tuple[str, ...]
     state: State
     interrupted: bool = False
+    stopped: tuple[tuple[str, str], ...] = ()  # in flight when stop was requested: recorded, not finished
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped and not self.not_started
+        return not self.failed and not self.skipped and not self.not_started and not self.stopped
 
 
 class Interrupted(LorainfraError):
@@ -140,13 +141,18 @@ class Applier:
             self.sink.emit(OperationFinished(address, op, True, time.monotonic() - started))
 
         outcomes = await walk(nodes, run_node, parallelism=self.options.parallelism, stop=self.stop)
-        applied, failed, skipped, not_started = [], [], [], []
+        applied, failed, skipped, not_started, stopped = [], [], [], [], []
         for (op, address), outcome in sorted(outcomes.items()):
             label = f"{address} ({op})"
+            cause = outcomes.get(outcome.because) if outcome.because is not None else None
             if outcome.status == "ok":
                 applied.append(label)
+            elif outcome.status == "failed" and isinstance(outcome.error, Interrupted):
+                stopped.append((label, _reason(outcome.error)))
             elif outcome.status == "failed":
                 failed.append((label, _reason(outcome.error)))
+            elif outcome.status == "skipped" and cause is not None and isinstance(cause.error, Interrupted):
+                not_started.append(label)  # its dependency was stopped by the interrupt, not failed
             elif outcome.status == "skipped":
                 because = outcome.because[1] if outcome.because else "?"
                 skipped.append((label, because))
@@ -154,7 +160,7 @@ class Applier:
             else:
                 not_started.append(label)
         return ApplyResult(tuple(applied), tuple(failed), tuple(skipped), tuple(not_started), self.state,
-                           interrupted=self.stop.is_set())
+                           interrupted=self.stop.is_set(), stopped=tuple(stopped))
 
     # ------------------------------------------------------------------ operations
     async def _run(self, op: str, change: Change) -> None:
@@ -302,7 +308,7 @@ class Applier:
             if elapsed > timeout:
                 raise OperationError(change.address, "wait", f"timed out after {timeout:.0f}s; {name} is {obj.state}")
             if self.stop.is_set():
-                raise Interrupted(f"{change.address}: stopped while waiting; {name} is {obj.state} and recorded")
+                raise Interrupted(f"stopped while waiting; {name} is {obj.state} and recorded")
             await asyncio.sleep(min(max(elapsed * 0.1, self.options.poll_min), self.options.poll_max))
 
     async def _wait_gone(self, change: Change, name: str) -> None:
