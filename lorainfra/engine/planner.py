@@ -13,7 +13,7 @@ from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError
 from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
 from lorainfra.plan.model import Action, Change, Fingerprint, Plan
-from lorainfra.providers.base import GONE_STATES, Observed, Provider, RemoteObject, digest_of
+from lorainfra.providers.base import GONE_STATES, ModelInfo, Observed, Provider, RemoteObject, digest_of
 from lorainfra.state.model import ResourceState, State
 
 
@@ -97,6 +97,7 @@ async def _check_creates(config: Config, provider: Provider, changes: Iterable[C
     """Ask the server about every create before anything is applied (validateOnly, model readiness)."""
     gate = asyncio.Semaphore(10)
     diagnostics: list[Diagnostic] = []
+    models = ModelCache(provider)
 
     async def check(change: Change) -> None:
         resource = config.resources[Address.parse(change.address)]
@@ -105,7 +106,7 @@ async def _check_creates(config: Config, provider: Provider, changes: Iterable[C
                 if change.kind == "deployment":
                     await _check_deployment(provider, resource)
                 else:
-                    diagnostics.extend(await _check_lora(config, provider, resource))
+                    diagnostics.extend(await _check_lora(config, models, resource))
             except ApiError as exc:
                 if exc.status == 409:
                     return
@@ -122,7 +123,20 @@ async def _check_deployment(provider: Provider, resource: Resource) -> None:
     await provider.create("deployment", resource.name, resource.attributes, validate_only=True)
 
 
-async def _check_lora(config: Config, provider: Provider, resource: Resource) -> list[Diagnostic]:
+class ModelCache:
+    """One GET per model name during a plan, however many LoRAs name it."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self._tasks: dict[str, asyncio.Task[ModelInfo | None]] = {}
+
+    async def get_model(self, name: str) -> ModelInfo | None:
+        if name not in self._tasks:
+            self._tasks[name] = asyncio.ensure_future(self.provider.get_model(name))
+        return await self._tasks[name]
+
+
+async def _check_lora(config: Config, provider: ModelCache, resource: Resource) -> list[Diagnostic]:
     a = resource.attributes
     model_name = str(a.get("model", ""))
     span = resource.attribute_spans.get("model", resource.span)

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from lorainfra.config.model import frozen_mapping
@@ -35,7 +36,7 @@ class RemoteObject:
     create_time: str = ""
     update_time: str = ""
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Digest of what a plan depends on: managed attributes and state."""
         return digest_of({"a": dict(self.attributes), "s": self.state, "n": self.name})
@@ -43,6 +44,12 @@ class RemoteObject:
     @property
     def short_id(self) -> str:
         return self.name.rsplit("/", 1)[-1]
+
+
+def lora_identity(attributes: Mapping[str, Any]) -> tuple[str, str, bool]:
+    """What identifies a loaded LoRA: its model, its deployment ID ("" when serverless), serverless."""
+    return (str(attributes.get("model", "")), str(attributes.get("deployment", "") or ""),
+            bool(attributes.get("serverless", False)))
 
 
 @dataclass(frozen=True)
@@ -55,17 +62,18 @@ class Observed:
     def get(self, name: str) -> RemoteObject | None:
         return self.objects.get(name)
 
+    @cached_property
+    def _loras(self) -> dict[tuple[str, str, bool], RemoteObject]:
+        index: dict[tuple[str, str, bool], RemoteObject] = {}
+        for name in sorted(self.objects):  # first by name wins: deterministic
+            obj = self.objects[name]
+            if obj.kind == "lora":
+                index.setdefault(lora_identity(obj.attributes), obj)
+        return index
+
     def find_lora(self, model: str, deployment: str, serverless: bool) -> RemoteObject | None:
-        """The loaded LoRA with this identity (model + deployment ID or serverless), if any."""
-        for obj in self.objects.values():
-            if obj.kind != "lora":
-                continue
-            a = obj.attributes
-            if a.get("model") == model and a.get("deployment", "") == deployment and bool(
-                a.get("serverless", False)
-            ) == bool(serverless):
-                return obj
-        return None
+        """The loaded LoRA with this identity (model + deployment ID or serverless), if any. O(1)."""
+        return self._loras.get((model, deployment, bool(serverless)))
 
 
 @dataclass(frozen=True)
