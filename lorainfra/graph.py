@@ -25,6 +25,28 @@ def build_graph(dependencies: Mapping[Address, Iterable[Address]]) -> nx.DiGraph
     return graph
 
 
+def has_cycle(dependencies: Mapping[Address, Iterable[Address]]) -> bool:
+    """Whether following dependencies ever comes back to where it started (linear; no graph library)."""
+    indegree: dict[Address, int] = {}
+    dependents: dict[Address, list[Address]] = {}
+    for address, deps in dependencies.items():
+        indegree.setdefault(address, 0)
+        for dep in set(deps):
+            indegree[address] += 1
+            indegree.setdefault(dep, 0)
+            dependents.setdefault(dep, []).append(address)
+    ready = [a for a, n in indegree.items() if n == 0]
+    seen = 0
+    while ready:
+        node = ready.pop()
+        seen += 1
+        for child in dependents.get(node, ()):
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    return seen != len(indegree)
+
+
 def cycle_diagnostics(graph: nx.DiGraph, spans: Mapping[Address, Span]) -> list[Diagnostic]:
     """One diagnostic per member of each dependency cycle, naming the whole cycle."""
     diagnostics: list[Diagnostic] = []

@@ -16,7 +16,7 @@ from lorainfra.config.durations import describe, parse_duration, schema_rejects
 from lorainfra.config.hints import close_match, did_you_mean, id_hint, join_hint, short
 from lorainfra.config.yamlsource import Document, YamlPath
 from lorainfra.errors import Diagnostic, Span
-from lorainfra.graph import build_graph, cycle_diagnostics
+from lorainfra.graph import build_graph, cycle_diagnostics, has_cycle
 
 MAX_LORAS_PER_DEPLOYMENT = 100
 MAX_SERVERLESS_LORAS = 100
@@ -305,4 +305,6 @@ def explicit_dependencies(decl: Decl, known: Mapping[Address, Decl], complete: b
 
 def cycles(dependencies: Mapping[Address, Iterable[Address]], spans: Mapping[Address, Span]) -> list[Diagnostic]:
     """One diagnostic per member of each dependency cycle, the ring read as "X -> Y: X depends on Y"."""
+    if not has_cycle(dependencies):  # the common case, in linear time; networkx only to describe a cycle
+        return []
     return cycle_diagnostics(build_graph(dependencies).reverse(copy=True), spans)

@@ -265,7 +265,8 @@ def load_config(root: str | os.PathLike[str]) -> Config:
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})
     if diagnostics or main is None:
         raise ConfigError(sorted(set(diagnostics)))
-    resources = {address: _resource(declared[address], dependencies[address]) for address in sorted(declared)}
+    resources = {address: _resource(declared[address], dependencies[address])
+                 for address in sorted(declared, key=lambda a: (a.kind, a.name))}
     return Config(
         root=str(folder),
         provider=settings.provider_settings(main),

@@ -35,11 +35,35 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
+def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with every local ``#/$defs/X`` reference replaced by its definition.
+
+    Validating 11,000 resources resolved two references each (~1 s); the config schema has no
+    recursive definitions, so resolving them once at load time gives the same verdicts for free.
+    Sibling keywords of a ``$ref`` keep applying alongside it (``allOf``), as in draft 2020-12.
+    """
+    if isinstance(node, list):
+        return [inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: inline_refs(value, defs) for key, value in node.items() if key != "$ref"}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[len("#/$defs/"):] in defs:
+        target = inline_refs(defs[ref[len("#/$defs/"):]], defs)
+        extra = {k: v for k, v in out.items() if k not in ("description", "title", "$comment")}
+        if not extra:
+            return {**target, **out}
+        return {**out, "allOf": [*out.get("allOf", []), target]}
+    if isinstance(ref, str):
+        out["$ref"] = ref
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(inline_refs(schema, schema.get("$defs", {})))
 
 
 def type_name(value: object) -> str:
