@@ -52,7 +52,7 @@ def _trial(n: int, base: Path) -> dict[str, Any]:
         t0 = time.monotonic()
         while not state_file.exists() and proc.poll() is None and time.monotonic() - t0 < 60:
             time.sleep(0.01)
-        delay = rng.uniform(0.0, 1.2)
+        delay = rng.uniform(0.0, 0.8)
     try:
         proc.wait(delay)
         finished = True

@@ -81,7 +81,7 @@ def test_second_sigint_exits_at_once_with_valid_state(tmp_path: Path) -> None:
     assert all(o["name"] in known for o in objs if o["kind"] == "deployment"), (objs, doc)
     assert all(identity(o) for o in objs)
     # finish quickly: make the emulated deployments ready now, then a rerun converges
-    text = (folder / "lorainfra.yaml").read_text().replace("ready_after: 30", "ready_after: 0.05")
+    text = (folder / "lorainfra.yaml").read_text().replace("after: 30", "after: 0.05")
     (folder / "lorainfra.yaml").write_text(text)
     from lorainfra.emulator import Emulator
 
