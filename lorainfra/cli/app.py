@@ -45,6 +45,7 @@ class GlobalOptions:
     debug: bool = False
     endpoint: str | None = None
     insecure: bool = False
+    max_rps: float = 80.0
 
 
 def _version(value: bool) -> None:
@@ -61,6 +62,9 @@ def root(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a plain http:// endpoint that is not on loopback.")
     ] = False,
+    max_rps: Annotated[
+        float, typer.Option("--max-rps", min=1.0, help="Request-rate ceiling toward the API (requests/second).")
+    ] = 80.0,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -69,6 +73,7 @@ def root(
     opts.debug = debug
     opts.endpoint = endpoint
     opts.insecure = insecure
+    opts.max_rps = max_rps
     ctx.obj = opts
     if debug:
         import logging

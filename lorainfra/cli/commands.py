@@ -158,7 +158,7 @@ def plan(
     from lorainfra.state.model import State
 
     fmt_ = _check_format(format_, as_json)
-    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure, max_rps=_opts(ctx).max_rps)
     options = _options(destroy, target, replace)
     with ExitStack() as stack:
         if out:
@@ -216,7 +216,7 @@ def _apply(
     from lorainfra.cli.context import open_workspace
     from lorainfra.cli.render import render_plan
     from lorainfra.engine.applier import Applier, ApplyOptions
-    from lorainfra.engine.planner import PlanOptions, make_plan
+    from lorainfra.engine.planner import PlanOptions, make_plan, totals_by_kind
     from lorainfra.plan.planfile import ensure_fresh, read_plan_file
 
     saved: Plan | None = None
@@ -225,7 +225,7 @@ def _apply(
         options = PlanOptions(destroy=saved.destroy)
         if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
             directory = recorded_dir
-    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure, max_rps=_opts(ctx).max_rps)
     verb = "Destroy" if options.destroy else "Apply"
     operation = "destroy" if options.destroy else "apply"
     with ws.backend.lock(operation, timeout=parse_timeout(lock_timeout)):
@@ -247,7 +247,8 @@ def _apply(
                 with ExitStack() as stack:
                     sink = _sink(stack)
                     applier = Applier(provider, ws.backend, planned.state, sink,
-                                      ApplyOptions(parallelism=parallelism), operation=operation, stop=stop)
+                                      ApplyOptions(parallelism=parallelism), operation=operation, stop=stop,
+                                      totals=totals_by_kind(planned.observed))
                     if planned.notes:  # pending operations were resolved: record that first
                         applier.state = ws.backend.write(planned.state, operation=operation)
                     result = await applier.run(to_apply)

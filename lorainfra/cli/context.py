@@ -32,6 +32,7 @@ class Settings:
     account: str
     endpoint: str  # "local" or a base URL
     api_key: str
+    max_rps: float = 80.0  # request-rate ceiling (Fireworks allows 6,000 requests/min per account)
 
     def __repr__(self) -> str:
         return f"Settings(account={self.account!r}, endpoint={self.endpoint!r}, api_key=<redacted>)"
@@ -52,7 +53,8 @@ def _is_loopback(url: str) -> bool:
 
 
 def resolve_settings(
-    config: Config, endpoint_flag: str | None, environ: Mapping[str, str], *, insecure: bool = False
+    config: Config, endpoint_flag: str | None, environ: Mapping[str, str], *, insecure: bool = False,
+    max_rps: float = 80.0,
 ) -> Settings:
     """Flag > config > environment > default, the way the official SDK reads FIREWORKS_* variables."""
     endpoint = endpoint_flag or config.provider.endpoint or environ.get("FIREWORKS_BASE_URL") or DEFAULT_BASE_URL
@@ -80,7 +82,7 @@ def resolve_settings(
                 f"FIREWORKS_API_KEY is not set: export your Fireworks API key to talk to {endpoint}"
             )
         api_key = LOCAL_API_KEY
-    return Settings(account=account, endpoint=endpoint, api_key=api_key)
+    return Settings(account=account, endpoint=endpoint, api_key=api_key, max_rps=max_rps)
 
 
 class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
@@ -89,7 +91,7 @@ class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
     def __init__(self, config: Config, settings: Settings, **provider_kwargs: Any) -> None:
         self.config = config
         self.settings = settings
-        self.provider_kwargs = provider_kwargs
+        self.provider_kwargs = {"max_rps": settings.max_rps, **provider_kwargs}
         self._provider: FireworksProvider | None = None
         self._emulator: Any = None
 
@@ -146,10 +148,11 @@ class Workspace:
 
 
 def open_workspace(
-    directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None, *, insecure: bool = False
+    directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None, *, insecure: bool = False,
+    max_rps: float = 80.0,
 ) -> Workspace:
     env = os.environ if environ is None else environ
     config = load_config(directory)
-    settings = resolve_settings(config, endpoint_flag, env, insecure=insecure)
+    settings = resolve_settings(config, endpoint_flag, env, insecure=insecure, max_rps=max_rps)
     backend = open_backend(config.state, Path(config.root), environ=env, who=default_who())
     return Workspace(config, settings, backend)

@@ -52,7 +52,7 @@ def drift(
     from lorainfra.plan.diff import drift as compute_drift
 
     fmt_ = _check_format(format_, as_json)
-    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure, max_rps=_opts(ctx).max_rps)
 
     async def go(stop: asyncio.Event):  # type: ignore[no-untyped-def]
         async with ws.provider() as provider:
@@ -96,7 +96,7 @@ def import_(
         addr = Address.parse(address)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="ADDRESS") from exc
-    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure)
+    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure, max_rps=_opts(ctx).max_rps)
     resource = ws.config.resources.get(addr)
     if resource is None:
         raise LorainfraError(f"{address} is not declared in {directory}: add it to the config first, then import")

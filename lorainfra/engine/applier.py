@@ -18,6 +18,7 @@ from lorainfra.engine.events import (
     OperationSkipped,
     OperationStarted,
 )
+from lorainfra.engine.poller import Poller
 from lorainfra.engine.walk import walk
 from lorainfra.errors import ApiError, LorainfraError, OperationError, TransportError
 from lorainfra.plan.diff import attribute_changes
@@ -106,6 +107,7 @@ class Applier:
         *,
         operation: str = "apply",
         stop: asyncio.Event | None = None,
+        totals: Mapping[str, int] | None = None,
     ) -> None:
         self.provider = provider
         self.backend = backend
@@ -116,6 +118,7 @@ class Applier:
         self.stop = stop or asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._acted: set[str] = set()
+        self._poller = Poller(provider, totals)  # waits share requests
         self._generation = 0  # changes applied to self.state in memory
         self._written = 0  # changes known to be durable in the backend
 
@@ -313,7 +316,7 @@ class Applier:
         last = ""
         kind = kind or change.kind
         while True:
-            obj = await self.provider.get(kind, name)
+            obj = await self._poller.get(kind, name)
             elapsed = time.monotonic() - started
             if obj is None or obj.state in GONE_STATES:
                 raise OperationError(change.address, "wait", f"{name} disappeared while waiting for {target}")
@@ -334,7 +337,7 @@ class Applier:
         started = time.monotonic()
         timeout = self.options.deployment_timeout if change.kind == "deployment" else self.options.lora_timeout
         while True:
-            obj = await self.provider.get(change.kind, name)
+            obj = await self._poller.get(change.kind, name)
             elapsed = time.monotonic() - started
             if obj is None or obj.state == "DELETED":
                 return

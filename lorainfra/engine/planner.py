@@ -218,3 +218,11 @@ async def make_plan(
     )
     return Planned(plan, state, observed, notes)
 
+
+
+def totals_by_kind(observed: Observed) -> dict[str, int]:
+    """How many live objects of each kind refresh saw (sizes a LIST for the poller)."""
+    totals: dict[str, int] = {}
+    for obj in observed.objects.values():
+        totals[obj.kind] = totals.get(obj.kind, 0) + 1
+    return totals

@@ -105,6 +105,10 @@ class Provider(Protocol):
         """One live object, or None when it does not exist (404)."""
         ...
 
+    async def list_objects(self, kind: str) -> list[RemoteObject]:
+        """Every live object of one kind, read with paged LIST calls."""
+        ...
+
     async def find_lora(self, model: str, deployment: str, serverless: bool) -> RemoteObject | None:
         """The live loaded LoRA with this identity, or None."""
         ...

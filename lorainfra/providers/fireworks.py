@@ -203,7 +203,7 @@ class FireworksProvider:
                 return items
 
     # ---------------------------------------------------------------- reads
-    async def _list_objects(self, kind: str) -> list[RemoteObject]:
+    async def list_objects(self, kind: str) -> list[RemoteObject]:
         """Every object of a kind, paged; each page is parsed while the request for the next one is in flight."""
         collection = _COLLECTION[kind]
 
@@ -228,7 +228,7 @@ class FireworksProvider:
 
     async def refresh(self) -> Observed:
         before = self.requests
-        deployments, loras = await asyncio.gather(self._list_objects("deployment"), self._list_objects("lora"))
+        deployments, loras = await asyncio.gather(self.list_objects("deployment"), self.list_objects("lora"))
         objects = {obj.name: obj for obj in deployments}
         objects.update((obj.name, obj) for obj in loras)
         return Observed(objects=frozen_mapping(objects), requests=self.requests - before)

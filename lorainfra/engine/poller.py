@@ -1,0 +1,62 @@
+"""Poller: many waiters, few requests. Reads asked for in the same moment are served by one LIST when cheaper."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+
+from lorainfra.providers.base import Provider, RemoteObject
+
+PAGE = 200
+
+
+class Poller:
+    """Coalesces ``get(kind, name)`` calls made while waiting for resources to become ready.
+
+    Calls arriving within ``gather`` seconds of each other form a batch. A batch of N names of one
+    kind costs N GETs, or one paged LIST of that kind (ceil(total / 200) requests): the cheaper is
+    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200.
+    """
+
+    def __init__(self, provider: Provider, totals: Mapping[str, int] | None = None, *, gather: float = 0.02) -> None:
+        self.provider = provider
+        self.totals = dict(totals or {})  # objects per kind in the account, from the last LIST
+        self.gather = gather
+        self._batches: dict[str, dict[str, list[asyncio.Future[RemoteObject | None]]]] = {}
+        self._flushers: dict[str, asyncio.Task[None]] = {}
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None:
+        future: asyncio.Future[RemoteObject | None] = asyncio.get_running_loop().create_future()
+        self._batches.setdefault(kind, {}).setdefault(name, []).append(future)
+        if kind not in self._flushers or self._flushers[kind].done():
+            self._flushers[kind] = asyncio.ensure_future(self._flush(kind))
+        return await future
+
+    async def _flush(self, kind: str) -> None:
+        await asyncio.sleep(self.gather)
+        batch = self._batches.pop(kind, {})
+        if not batch:
+            return
+        try:
+            pages = max(1, math.ceil(self.totals.get(kind, 0) / PAGE))
+            if len(batch) > pages:
+                listed = await self.provider.list_objects(kind)
+                self.totals[kind] = len(listed)
+                found: dict[str, RemoteObject | None] = {o.name: o for o in listed}
+                results = {name: found.get(name) for name in batch}
+            else:
+                objs = await asyncio.gather(*(self.provider.get(kind, name) for name in batch))
+                results = dict(zip(batch, objs, strict=True))
+        except BaseException as exc:
+            for futures in batch.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        for name, futures in batch.items():
+            for f in futures:
+                if not f.done():
+                    f.set_result(results[name])
