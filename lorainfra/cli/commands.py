@@ -189,21 +189,24 @@ def _confirm(action: str) -> None:
 
 
 def _report(result: ApplyResult, verb: str) -> None:
+    from rich.markup import escape  # server messages may hold [brackets]: never read them as markup
+
     out = _console()
     for label, reason in result.failed:
-        out.print(f"[red]Failed:[/] {label}: {reason}")
+        out.print(f"[red]Failed:[/] {escape(label)}: {escape(reason)}")
     for label, because in result.skipped:
-        out.print(f"[yellow]Skipped:[/] {label}: depends on {because}, which failed")
+        out.print(f"[yellow]Skipped:[/] {escape(label)}: depends on {escape(because)}, which failed")
     for label, reason in result.stopped:
-        out.print(f"[yellow]Stopped:[/] {label}: {reason}")
+        out.print(f"[yellow]Stopped:[/] {escape(label)}: {escape(reason)}")
     for label in result.not_started:
-        out.print(f"[yellow]Not started:[/] {label}")
+        out.print(f"[yellow]Not started:[/] {escape(label)}")
     status = "complete" if result.ok else ("interrupted" if result.interrupted else "failed")
-    stopped = f", {len(result.stopped)} stopped while waiting" if result.stopped else ""
-    out.print(
-        f"\n{verb} {status}! Resources: {len(result.applied)} done, {len(result.failed)} failed, "
-        f"{len(result.skipped) + len(result.not_started)} skipped{stopped}. State serial {result.state.serial}."
-    )
+    parts = [f"{len(result.applied)} done", f"{len(result.failed)} failed", f"{len(result.skipped)} skipped"]
+    if result.stopped:
+        parts.append(f"{len(result.stopped)} stopped while waiting")
+    if result.not_started:
+        parts.append(f"{len(result.not_started)} not started")
+    out.print(f"\n{verb} {status}! Resources: {', '.join(parts)}. State serial {result.state.serial}.", markup=False)
 
 
 def _apply(

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from lorainfra.engine.events import (
@@ -92,12 +93,12 @@ class LiveSink:
             op, _, started, _ = self.rows.get(event.address, (event.operation, "", now, None))
             self.rows[event.address] = (op, "done" if event.ok else "failed", started, now)
             if not event.ok:
-                self.console.print(f"[red]{event.address}: {event.operation} failed: {event.error}[/]")
+                self.console.print(f"[red]{escape(event.address)}: {event.operation} failed: {escape(event.error)}[/]")
         elif isinstance(event, OperationSkipped):
             self.rows[event.address] = (event.operation, "skipped", now, now)
         elif isinstance(event, RefreshDone):
             self.console.print(f"Refreshed {event.objects} live objects ({event.requests} requests, {event.seconds:.2f}s)")
         elif isinstance(event, Note):
-            self.console.print(event.message)
+            self.console.print(event.message, markup=False)
         if self.live is not None:
             self.live.update(self._table())
