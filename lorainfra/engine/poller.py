@@ -36,6 +36,9 @@ class Poller:
     async def _flush(self, kind: str) -> None:
         await asyncio.sleep(self.gather)
         batch = self._batches.pop(kind, {})
+        # calls made from now on form the next batch, with a flush of their own (never left waiting
+        # behind this one's requests)
+        self._flushers.pop(kind, None)
         if not batch:
             return
         try:
