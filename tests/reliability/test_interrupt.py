@@ -67,7 +67,7 @@ def test_first_sigint_finishes_in_flight_and_writes_state(tmp_path: Path) -> Non
 
 def test_second_sigint_exits_at_once_with_valid_state(tmp_path: Path) -> None:
     folder = make_config(tmp_path / "cfg", ready_after=30)  # in-flight waits would take long: exit must not
-    proc, seen = _start_and_wait_for(folder, "deployment.shared-base: CREATING")
+    proc, _seen = _start_and_wait_for(folder, "deployment.shared-base: CREATING")
     proc.send_signal(signal.SIGINT)
     time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
