@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lorainfra.emulator.process import EmulatorProcess
 
 API_KEY = "bench"
 
@@ -86,57 +86,29 @@ def measure(argv: list[str], *, env: dict[str, str] | None = None,
     return run
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-class ServedEmulator:
+class ServedEmulator(EmulatorProcess):
     """``python -m benchmarks.server`` in a subprocess: the emulator app behind uvicorn, plus a request counter."""
 
     def __init__(self, db: Path, *, seed: Path | None = None, ready_after: float = 2.0,
                  deployed_after: float = 1.0, latency_ms: float = 0.0) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        argv = [sys.executable, "-m", "benchmarks.server", "--port", str(self.port), "--db", str(db),
-                "--ready-after", str(ready_after), "--deployed-after", str(deployed_after),
-                "--latency-ms", str(latency_ms)]
-        if seed:
-            argv += ["--seed", str(seed)]
-        self.log = open(db.with_suffix(".log"), "w")  # noqa: SIM115
+        def command(port: int) -> list[str]:
+            argv = [sys.executable, "-m", "benchmarks.server", "--port", str(port), "--db", str(db),
+                    "--ready-after", str(ready_after), "--deployed-after", str(deployed_after),
+                    "--latency-ms", str(latency_ms)]
+            return argv + (["--seed", str(seed)] if seed else [])
+
         root = Path(__file__).resolve().parent.parent
-        self.proc = subprocess.Popen(argv, cwd=root, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONPATH": str(root)})
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/emulator/v1/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise BenchError(f"emulator did not start: {db.with_suffix('.log').read_text()[-2000:]}")
-            time.sleep(0.05)
+        try:
+            super().__init__(command, log=db.with_suffix(".log"), cwd=root,
+                             env={**os.environ, "PYTHONPATH": str(root)})
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
 
     def requests(self, reset: bool = False) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/bench/requests{'?reset=1' if reset else ''}", timeout=10) as r:
             return dict(json.loads(r.read()))
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def __enter__(self) -> ServedEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.stop()

@@ -3,47 +3,24 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from lorainfra.emulator.process import EmulatorProcess
 from tests.e2e.helpers import BIN, cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN), "emulator", "serve", "--port", str(port), "--db", str(tmp_path / "served.db"),
-         "--ready-after", "0.1", "--deployed-after", "0.1", "--api-key", "served-key-123"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/emulator/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("emulator did not start: " + (proc.stderr.read() if proc.stderr else ""))
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    db = tmp_path / "served.db"
+    with EmulatorProcess(
+        lambda port: [str(BIN), "emulator", "serve", "--port", str(port), "--db", str(db),
+                      "--ready-after", "0.1", "--deployed-after", "0.1", "--api-key", "served-key-123"],
+        log=tmp_path / "served.log", env={**os.environ},
+    ) as emu:
+        yield emu.url
 
 
 def test_plan_apply_destroy_against_served_emulator(quickstart: Path, served: str) -> None:

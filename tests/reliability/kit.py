@@ -7,19 +7,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from lorainfra.config.loader import load_config
 from lorainfra.emulator import Emulator, EmulatorOptions
+from lorainfra.emulator.process import EmulatorProcess
 from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
 from lorainfra.engine.events import ListSink
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan
@@ -141,51 +138,17 @@ def state_names(folder: Path) -> set[str]:
 # ------------------------------------------------------------------ served emulator
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-class Served:
+class Served(EmulatorProcess):
     """``lorainfra emulator serve`` in a subprocess on a free loopback port."""
 
     def __init__(self, db: Path, *args: str) -> None:
         self.db = db
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = db.with_suffix(".log")
-        self._log = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [str(BIN), "emulator", "serve", "--port", str(self.port), "--db", str(db), *args],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=clean_env(),
+        super().__init__(
+            lambda port: [str(BIN), "emulator", "serve", "--port", str(port), "--db", str(db), *args],
+            log=db.with_suffix(".log"), env=clean_env(),
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/emulator/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"emulator did not start: {self.log.read_text()}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-    def __enter__(self) -> Served:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def clean_env(**extra: str) -> dict[str, str]:
