@@ -40,7 +40,7 @@ def _state(backend: StateBackend) -> State:
 
 
 @state_app.command("list")
-def list_(directory: DirArg = ".") -> None:
+def list_(directory: DirOpt = ".") -> None:
     """Every managed address and its live object."""
     state = _backend(directory).read()
     for address, res in sorted((state.resources if state else {}).items()):
@@ -83,14 +83,14 @@ def mv(old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument
 
 
 @state_app.command("history")
-def history(directory: DirArg = ".") -> None:
+def history(directory: DirOpt = ".") -> None:
     """Every state version kept: serial, time, who, operation."""
     for entry in _backend(directory).history():
         print(f"{entry.serial}\t{entry.written_at}\t{entry.who}\t{entry.operation}")
 
 
 @state_app.command("pull")
-def pull(directory: DirArg = ".", serial: Annotated[int | None, typer.Option(help="An older serial.")] = None) -> None:
+def pull(directory: DirOpt = ".", serial: Annotated[int | None, typer.Option(help="An older serial.")] = None) -> None:
     """Print the state document (the latest, or --serial N)."""
     backend = _backend(directory)
     state = backend.read_serial(serial) if serial is not None else backend.read()

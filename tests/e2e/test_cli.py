@@ -35,14 +35,14 @@ def test_quickstart_plan_apply_noop_destroy(quickstart: Path) -> None:
     assert again.code == 0, again.out + again.err
     assert "No changes. Your infrastructure matches the configuration." in again.out
 
-    listed = cli("state", "list", q)
+    listed = cli("state", "list", "--dir", q)
     assert listed.code == 0 and "lora.support-bot\taccounts/quickstart/deployedModels/" in listed.out
 
     destroyed = cli("destroy", q, "--auto-approve")
     assert destroyed.code == 0, destroyed.out + destroyed.err
     assert "Plan: 0 to add, 0 to change, 5 to destroy." in destroyed.out
     assert cli("plan", q, "--destroy", "--detailed-exitcode").code == 0
-    assert cli("state", "list", q).out.strip() == ""
+    assert cli("state", "list", "--dir", q).out.strip() == ""
 
 
 def test_detailed_exitcode_error_is_1_with_file_and_line(quickstart: Path) -> None:

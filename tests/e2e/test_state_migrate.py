@@ -16,7 +16,7 @@ pytestmark = pytest.mark.postgres
 def test_migrate_local_state_to_postgres_and_keep_working(quickstart: Path, pg_dsn: str) -> None:
     q = str(quickstart)
     assert cli("apply", q, "--auto-approve").code == 0
-    local_doc = json.loads(cli("state", "pull", q).out)
+    local_doc = json.loads(cli("state", "pull", "--dir", q).out)
     workspace = f"team-{uuid.uuid4().hex[:8]}"
     # trust auth ignores the password, so one can be added to prove it is never shown
     env = {"TEAM_PG": pg_dsn.replace("postgres@", "postgres:s3cret-pw@", 1)}
@@ -27,14 +27,14 @@ def test_migrate_local_state_to_postgres_and_keep_working(quickstart: Path, pg_d
     cfg = quickstart / "lorainfra.yaml"
     cfg.write_text(cfg.read_text().split("state:")[0]
                    + f"state:\n  backend: postgres\n  dsn_env: TEAM_PG\n  workspace: {workspace}\n")
-    pulled = json.loads(cli("state", "pull", q, env=env).out)
+    pulled = json.loads(cli("state", "pull", "--dir", q, env=env).out)
     assert pulled == local_doc  # nothing lost
     assert cli("plan", q, "--detailed-exitcode", env=env).code == 0
-    history = cli("state", "history", q, env=env)
+    history = cli("state", "history", "--dir", q, env=env)
     serials = [int(line.split("\t")[0]) for line in history.out.splitlines()]
     assert serials == sorted(serials) and serials[-1] == local_doc["serial"]
     # an older serial can be pulled; pushing an older serial back is refused
-    older = cli("state", "pull", q, "--serial", str(serials[0]), env=env)
+    older = cli("state", "pull", "--dir", q, "--serial", str(serials[0]), env=env)
     assert older.code == 0
     old_file = quickstart / "old.json"
     old_file.write_text(older.out)
