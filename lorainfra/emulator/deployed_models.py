@@ -18,7 +18,7 @@ from lorainfra.emulator.errors import (
     precondition,
 )
 from lorainfra.emulator.paging import ListQuery, run_list
-from lorainfra.emulator.store import decode, delete_row, get_row, insert_row, update_row
+from lorainfra.emulator.store import decode, delete_row, get_row, insert_row, require_row, update_row
 
 TABLE = "deployed_models"
 COLUMNS = {
@@ -254,10 +254,7 @@ def _clear_default(db: sqlite3.Connection, account: str, model: str) -> None:
 
 
 def _live(db: sqlite3.Connection, account: str, dm_id: str) -> dict[str, Any]:
-    row = get_row(db, TABLE, name_of(account, dm_id))
-    if row is None:
-        raise not_found("deployed model", name_of(account, dm_id))
-    return row
+    return require_row(db, TABLE, name_of(account, dm_id), "deployed model")
 
 
 def get(ctx: Ctx, account: str, dm_id: str) -> dict[str, Any]:

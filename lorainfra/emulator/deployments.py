@@ -19,7 +19,7 @@ from lorainfra.emulator.deployment_spec import (
 )
 from lorainfra.emulator.errors import already_exists, invalid, not_found, precondition
 from lorainfra.emulator.paging import ListQuery, run_list
-from lorainfra.emulator.store import decode, delete_row, get_row, insert_row, update_row
+from lorainfra.emulator.store import decode, delete_row, get_row, insert_row, require_row, update_row
 
 TABLE = "deployments"
 COLUMNS = {"name": "name", "createTime": "create_time", "updateTime": "update_time", "state": "state"}
@@ -258,10 +258,7 @@ def create(ctx: Ctx, account: str, body: dict[str, Any], query: dict[str, str]) 
 
 
 def _live(db: sqlite3.Connection, account: str, deployment_id: str) -> dict[str, Any]:
-    row = get_row(db, TABLE, name_of(account, deployment_id))
-    if row is None:
-        raise not_found("deployment", name_of(account, deployment_id))
-    return row
+    return require_row(db, TABLE, name_of(account, deployment_id), "deployment")
 
 
 def get(ctx: Ctx, account: str, deployment_id: str) -> dict[str, Any]:

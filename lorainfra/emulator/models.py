@@ -19,7 +19,7 @@ from lorainfra.emulator.errors import (
     precondition,
 )
 from lorainfra.emulator.paging import ListQuery, run_list
-from lorainfra.emulator.store import delete_row, get_row, insert_row, update_row, upsert_row
+from lorainfra.emulator.store import delete_row, get_row, insert_row, require_row, update_row, upsert_row
 
 TABLE = "models"
 COLUMNS = {"name": "name", "createTime": "create_time", "updateTime": "update_time", "state": "state"}
@@ -214,10 +214,7 @@ def create(ctx: Ctx, account: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def live(db: sqlite3.Connection, account: str, model_id: str) -> dict[str, Any]:
-    row = get_row(db, TABLE, name_of(account, model_id))
-    if row is None:
-        raise not_found("model", name_of(account, model_id))
-    return row
+    return require_row(db, TABLE, name_of(account, model_id), "model")
 
 
 def get(ctx: Ctx, account: str, model_id: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from lorainfra.emulator.errors import not_found
+
 SCHEMA_VERSION = 1
 
 _COMMON = (
@@ -107,6 +109,14 @@ class Store:
 def get_row(db: sqlite3.Connection, table: str, name: str) -> dict[str, Any] | None:
     row = db.execute(f"SELECT * FROM {table} WHERE name = ?", (name,)).fetchone()
     return None if row is None else decode(row)
+
+
+def require_row(db: sqlite3.Connection, table: str, name: str, what: str) -> dict[str, Any]:
+    """The row named ``name``, or the API's NOT_FOUND error for a ``what`` (e.g. "deployment")."""
+    row = get_row(db, table, name)
+    if row is None:
+        raise not_found(what, name)
+    return row
 
 
 def decode(row: sqlite3.Row) -> dict[str, Any]:
