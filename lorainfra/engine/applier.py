@@ -119,6 +119,8 @@ class Applier:
         self._write_lock = asyncio.Lock()
         self._acted: set[str] = set()
         self._poller = Poller(provider, totals)  # waits share requests
+        self._slot_pool = asyncio.Semaphore(options.parallelism)
+        self._slots: dict[str, _Slot] = {}
         self._generation = 0  # changes applied to self.state in memory
         self._written = 0  # changes known to be durable in the backend
 
@@ -152,6 +154,8 @@ class Applier:
 
         async def run_node(node: Node) -> None:
             op, address = node
+            slot = self._slots[address] = _Slot(self._slot_pool)
+            await slot.take()
             self.sink.emit(OperationStarted(address, op))
             started = time.monotonic()
             try:
@@ -159,9 +163,13 @@ class Applier:
             except BaseException as exc:
                 self.sink.emit(OperationFinished(address, op, False, time.monotonic() - started, _reason(exc)))
                 raise
+            finally:
+                slot.give()
             self.sink.emit(OperationFinished(address, op, True, time.monotonic() - started))
 
-        outcomes = await walk(nodes, run_node, parallelism=self.options.parallelism, stop=self.stop)
+        # every node may start once its dependencies are done; --parallelism bounds the operations that
+        # are sending requests (a slot is given back while an operation only waits for readiness)
+        outcomes = await walk(nodes, run_node, parallelism=max(1, len(nodes)), stop=self.stop)
         applied, failed, skipped, not_started, stopped = [], [], [], [], []
         for (op, address), outcome in sorted(outcomes.items()):
             label = f"{address} ({op})"
@@ -312,6 +320,18 @@ class Applier:
     async def _wait(
         self, change: Change, name: str, target: str, timeout: float, *, kind: str | None = None
     ) -> RemoteObject:
+        slot = self._slots.get(change.address)
+        if slot is not None:
+            slot.give()  # waiting costs only polls (shared and rate-limited): let others work meanwhile
+        try:
+            return await self._wait_ready(change, name, target, timeout, kind=kind)
+        finally:
+            if slot is not None:
+                await slot.take()
+
+    async def _wait_ready(
+        self, change: Change, name: str, target: str, timeout: float, *, kind: str | None = None
+    ) -> RemoteObject:
         started = time.monotonic()
         last = ""
         kind = kind or change.kind
@@ -334,6 +354,16 @@ class Applier:
             await asyncio.sleep(min(max(elapsed * 0.1, self.options.poll_min), self.options.poll_max))
 
     async def _wait_gone(self, change: Change, name: str) -> None:
+        slot = self._slots.get(change.address)
+        if slot is not None:
+            slot.give()
+        try:
+            await self._wait_until_gone(change, name)
+        finally:
+            if slot is not None:
+                await slot.take()
+
+    async def _wait_until_gone(self, change: Change, name: str) -> None:
         started = time.monotonic()
         timeout = self.options.deployment_timeout if change.kind == "deployment" else self.options.lora_timeout
         while True:
@@ -345,6 +375,24 @@ class Applier:
             if elapsed > timeout:
                 raise OperationError(change.address, "delete", f"timed out after {timeout:.0f}s; {name} is {obj.state}")
             await asyncio.sleep(min(max(elapsed * 0.1, self.options.poll_min), self.options.poll_max))
+
+
+class _Slot:
+    """One operation's hold on a --parallelism slot; given back while it waits, taken again after."""
+
+    def __init__(self, pool: asyncio.Semaphore) -> None:
+        self.pool = pool
+        self.held = False
+
+    async def take(self) -> None:
+        if not self.held:
+            await self.pool.acquire()
+            self.held = True
+
+    def give(self) -> None:
+        if self.held:
+            self.held = False
+            self.pool.release()
 
 
 def _ambiguous(exc: Exception) -> bool:
