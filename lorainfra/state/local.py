@@ -182,7 +182,7 @@ class LocalBackend:
             deadline = time.monotonic() + timeout
             while not _try_flock(fd, fcntl.LOCK_EX):
                 if time.monotonic() >= deadline:
-                    raise lock_error(self._record(), timeout)
+                    raise lock_error(self._holder_record(), timeout)
                 time.sleep(POLL_INTERVAL)
             info = LockInfo(
                 id=str(uuid.uuid4()), who=self.who, operation=operation, created=rfc3339(self.clock())
@@ -195,6 +195,15 @@ class LocalBackend:
                     _rewrite_fd(fd, "")  # clear the record; never unlink a flock'd file (races)
         finally:
             os.close(fd)  # releases the flock
+
+    def _holder_record(self, grace: float = 1.0) -> LockInfo | None:
+        """The holder's record; a holder that has just taken the flock writes it a moment later."""
+        deadline = time.monotonic() + grace
+        info = self._record()
+        while info is None and time.monotonic() < deadline and self._lock_is_held():
+            time.sleep(0.01)
+            info = self._record()
+        return info
 
     def lock_holder(self) -> LockInfo | None:
         info = self._record()
