@@ -18,7 +18,15 @@ from lorainfra.emulator.errors import (
     precondition,
 )
 from lorainfra.emulator.paging import ListQuery, run_list
-from lorainfra.emulator.store import decode, delete_row, get_row, insert_row, require_row, update_row
+from lorainfra.emulator.store import (
+    decode,
+    delete_row,
+    due_rows,
+    get_row,
+    insert_row,
+    require_row,
+    update_row,
+)
 
 TABLE = "deployed_models"
 COLUMNS = {
@@ -60,33 +68,17 @@ def _save(
 
 
 def settle(ctx: Ctx, db: sqlite3.Connection, now: float) -> None:
-    while True:
-        rows = db.execute(
-            f"SELECT * FROM {TABLE} WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT 500",
-            (now,),
-        ).fetchall()
-        if not rows:
-            return
-        for raw in rows:
-            row, t = decode(raw), float(raw["next_at"])
-            if row["state"] in ("DEPLOYING", "UPDATING"):
-                if row["internal"].get("fail"):
-                    _save(
-                        db,
-                        row,
-                        "STATE_UNSPECIFIED",
-                        None,
-                        t,
-                        {
-                            "code": "INTERNAL",
-                            "message": "failed to load model (emulator fail_pattern matched)",
-                        },
-                    )
-                else:
-                    idle = ctx.options.serverless_idle_unload_after if row["serverless"] else None
-                    _save(db, row, "DEPLOYED", None if idle is None else t + idle, t)
-            else:  # UNDEPLOYING finished, or a serverless copy idle for too long
-                delete_row(db, TABLE, row["name"])
+    """Fire every due transition (in time order) up to `now`."""
+    for row, t in due_rows(db, TABLE, now):
+        if row["state"] in ("DEPLOYING", "UPDATING"):
+            if row["internal"].get("fail"):
+                failure = {"code": "INTERNAL", "message": "failed to load model (emulator fail_pattern matched)"}
+                _save(db, row, "STATE_UNSPECIFIED", None, t, failure)
+            else:
+                idle = ctx.options.serverless_idle_unload_after if row["serverless"] else None
+                _save(db, row, "DEPLOYED", None if idle is None else t + idle, t)
+        else:  # UNDEPLOYING finished, or a serverless copy idle for too long
+            delete_row(db, TABLE, row["name"])
 
 
 def _active(db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:

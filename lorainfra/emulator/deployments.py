@@ -19,7 +19,14 @@ from lorainfra.emulator.deployment_spec import (
 )
 from lorainfra.emulator.errors import already_exists, invalid, not_found, precondition
 from lorainfra.emulator.paging import ListQuery, run_list
-from lorainfra.emulator.store import decode, delete_row, get_row, insert_row, require_row, update_row
+from lorainfra.emulator.store import (
+    delete_row,
+    due_rows,
+    get_row,
+    insert_row,
+    require_row,
+    update_row,
+)
 
 TABLE = "deployments"
 COLUMNS = {"name": "name", "createTime": "create_time", "updateTime": "update_time", "state": "state"}
@@ -89,15 +96,8 @@ def _ready_next(ctx: Ctx, spec: dict[str, Any], t: float) -> float | None:
 
 def settle(ctx: Ctx, db: sqlite3.Connection, now: float) -> None:
     """Fire every due transition (in time order) up to `now`; chains of transitions are followed."""
-    while True:
-        rows = db.execute(
-            f"SELECT * FROM {TABLE} WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT 500",
-            (now,),
-        ).fetchall()
-        if not rows:
-            return
-        for raw in rows:
-            _fire(ctx, db, decode(raw), float(raw["next_at"]))
+    for row, t in due_rows(db, TABLE, now):
+        _fire(ctx, db, row, t)
 
 
 def _soft_delete(ctx: Ctx, db: sqlite3.Connection, row: dict[str, Any], t: float, message: str) -> None:

@@ -111,6 +111,23 @@ def get_row(db: sqlite3.Connection, table: str, name: str) -> dict[str, Any] | N
     return None if row is None else decode(row)
 
 
+def due_rows(db: sqlite3.Connection, table: str, now: float) -> Iterator[tuple[dict[str, Any], float]]:
+    """Rows whose next transition is due by ``now``, in time order, with that time.
+
+    Batches are re-read after the caller handled them, so chains of transitions (a state that is
+    due again at once) are followed until nothing is due.
+    """
+    while True:
+        rows = db.execute(
+            f"SELECT * FROM {table} WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT 500",
+            (now,),
+        ).fetchall()
+        if not rows:
+            return
+        for raw in rows:
+            yield decode(raw), float(raw["next_at"])
+
+
 def require_row(db: sqlite3.Connection, table: str, name: str, what: str) -> dict[str, Any]:
     """The row named ``name``, or the API's NOT_FOUND error for a ``what`` (e.g. "deployment")."""
     row = get_row(db, table, name)
