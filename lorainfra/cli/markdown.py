@@ -8,6 +8,16 @@ from lorainfra.plan.model import Action, DriftItem, Plan
 LIMIT = 60_000
 
 
+def _diff_line(line: str) -> str:
+    """Move a plan line's symbol to column 0 so a ```diff block colours it (+ green, - red, ! changed)."""
+    stripped = line.lstrip()
+    for symbol, mark in (("-/+", "!"), ("+", "+"), ("-", "-"), ("~", "!")):
+        if stripped.startswith(symbol + " "):
+            indent = len(line) - len(stripped)
+            return mark + " " * max(indent + len(symbol) + 1 - len(mark), 1) + stripped[len(symbol) + 1:]
+    return line
+
+
 def _cut(sections: list[str], head: str, limit: int) -> str:
     out = head
     for i, section in enumerate(sections):
@@ -44,7 +54,7 @@ def plan_markdown(plan: Plan, *, title: str = "lorainfra plan", limit: int = LIM
     for change in plan.actionable:
         verb = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "replace",
                 Action.DELETE: "destroy"}[change.action]
-        body = "\n".join(render_change(change))
+        body = "\n".join(_diff_line(line) for line in render_change(change))
         sections.append(f"<details><summary><code>{change.address}</code>: {verb}</summary>\n\n```diff\n{body}\n```\n</details>\n\n")
     if plan.unmanaged:
         listed = "\n".join(f"- `{n}`" for n in plan.unmanaged)
