@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from lorainfra import __version__
+from lorainfra.config.model import DEFAULT_MAX_RPS
 from lorainfra.errors import ConfigError, LorainfraError
 
 if TYPE_CHECKING:  # rich and asyncio are imported where used: `lorainfra --help` stays fast
@@ -45,7 +46,7 @@ class GlobalOptions:
     debug: bool = False
     endpoint: str | None = None
     insecure: bool = False
-    max_rps: float = 80.0
+    max_rps: float = DEFAULT_MAX_RPS
 
 
 def _version(value: bool) -> None:
@@ -64,7 +65,7 @@ def root(
     ] = False,
     max_rps: Annotated[
         float, typer.Option("--max-rps", min=1.0, help="Request-rate ceiling toward the API (requests/second).")
-    ] = 80.0,
+    ] = DEFAULT_MAX_RPS,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,

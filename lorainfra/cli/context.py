@@ -16,7 +16,7 @@ import yaml
 
 from lorainfra.addresses import valid_id
 from lorainfra.config.loader import load_config
-from lorainfra.config.model import DEFAULT_BASE_URL, LOCAL_ENDPOINT, Config
+from lorainfra.config.model import DEFAULT_BASE_URL, DEFAULT_MAX_RPS, LOCAL_ENDPOINT, Config
 from lorainfra.errors import SettingsError
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
 from lorainfra.state.backend import StateBackend
@@ -32,7 +32,7 @@ class Settings:
     account: str
     endpoint: str  # "local" or a base URL
     api_key: str
-    max_rps: float = 80.0  # request-rate ceiling (Fireworks allows 6,000 requests/min per account)
+    max_rps: float = DEFAULT_MAX_RPS  # request-rate ceiling toward the API
 
     def __repr__(self) -> str:
         return f"Settings(account={self.account!r}, endpoint={self.endpoint!r}, api_key=<redacted>)"
@@ -54,7 +54,7 @@ def _is_loopback(url: str) -> bool:
 
 def resolve_settings(
     config: Config, endpoint_flag: str | None, environ: Mapping[str, str], *, insecure: bool = False,
-    max_rps: float = 80.0,
+    max_rps: float = DEFAULT_MAX_RPS,
 ) -> Settings:
     """Flag > config > environment > default, the way the official SDK reads FIREWORKS_* variables."""
     endpoint = endpoint_flag or config.provider.endpoint or environ.get("FIREWORKS_BASE_URL") or DEFAULT_BASE_URL
@@ -149,7 +149,7 @@ class Workspace:
 
 def open_workspace(
     directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None, *, insecure: bool = False,
-    max_rps: float = 80.0,
+    max_rps: float = DEFAULT_MAX_RPS,
 ) -> Workspace:
     env = os.environ if environ is None else environ
     config = load_config(directory)

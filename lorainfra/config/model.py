@@ -12,6 +12,8 @@ from lorainfra.errors import Span
 
 LOCAL_ENDPOINT = "local"
 DEFAULT_BASE_URL = "https://api.fireworks.ai"
+# request-rate ceiling toward the API, requests/second (Fireworks allows 6,000 requests/min per account)
+DEFAULT_MAX_RPS = 80.0
 
 
 def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:

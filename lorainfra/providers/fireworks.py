@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from lorainfra import __version__
-from lorainfra.config.model import frozen_mapping
+from lorainfra.config.model import DEFAULT_MAX_RPS, frozen_mapping
 from lorainfra.errors import ApiError, TransportError
-from lorainfra.providers.base import ModelInfo, Observed, RemoteObject
+from lorainfra.providers.base import ModelInfo, Observed, RemoteObject, lora_identity
 from lorainfra.providers.wire import from_wire, to_wire
 
 PAGE_SIZE = 200
@@ -109,7 +109,7 @@ class FireworksProvider:
         base_url: str,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
-        max_rps: float = 80.0,
+        max_rps: float = DEFAULT_MAX_RPS,
         timeout: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -240,10 +240,10 @@ class FireworksProvider:
     async def find_lora(self, model: str, deployment: str, serverless: bool) -> RemoteObject | None:
         target = self.deployment_name(deployment) if deployment else ""
         filt = "serverless=true" if serverless else f'deployment="{target}"'
+        wanted = (model, deployment, bool(serverless))
         for raw in await self._list_all("deployedModels", {"filter": filt}):
             obj = from_wire("lora", raw, account=self.account)
-            a = obj.attributes
-            if a.get("model") == model and a.get("deployment", "") == deployment and bool(a.get("serverless")) == serverless:
+            if lora_identity(obj.attributes) == wanted:
                 return obj
         return None
 
