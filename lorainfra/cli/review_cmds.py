@@ -89,7 +89,6 @@ def import_(
 ) -> None:
     """Adopt a live deployment or loaded LoRA made by hand; the next plan shows only real differences."""
     from lorainfra.cli.context import open_workspace
-    from lorainfra.providers.base import GONE_STATES
     from lorainfra.state.model import ResourceState
 
     try:
@@ -114,7 +113,7 @@ def import_(
                 return await provider.get(addr.kind, name)
 
         obj = run_async(go)
-        if obj is None or obj.state in GONE_STATES:
+        if obj is None or obj.gone:
             raise LorainfraError(f"{remote_name} does not exist in the account (or is deleted); nothing imported")
         kind_of_name = "deployments/" if addr.kind == "deployment" else "deployedModels/"
         if kind_of_name not in obj.name:

@@ -23,7 +23,7 @@ from lorainfra.engine.walk import walk
 from lorainfra.errors import ApiError, LorainfraError, OperationError, TransportError
 from lorainfra.plan.diff import attribute_changes
 from lorainfra.plan.model import Action, Change, Plan
-from lorainfra.providers.base import DEPLOYMENT_READY, FAILED, GONE_STATES, LORA_READY, Provider, RemoteObject
+from lorainfra.providers.base import DEPLOYMENT_READY, LORA_READY, Provider, RemoteObject
 from lorainfra.state.backend import StateBackend
 from lorainfra.state.model import PendingOp, ResourceState, State
 
@@ -240,7 +240,7 @@ class Applier:
 
     async def _adopt_existing_deployment(self, change: Change, name: str, exc: ApiError) -> RemoteObject:
         existing = await self.provider.get("deployment", name)
-        if existing is None or existing.state in GONE_STATES:
+        if existing is None or existing.gone:
             await self._update_state(lambda s: s.without_pending(change.address))
             raise OperationError(change.address, "create",
                                  f"{exc.message} (the ID is taken by a deleted deployment; undelete or purge it)") from exc
@@ -255,7 +255,7 @@ class Applier:
         except LorainfraError:
             # still unknown: keep the pending marker; the next run resolves it by reading
             raise OperationError(change.address, "create", f"{reason} (outcome unknown; the next run will check)") from exc
-        if found is None or found.state in GONE_STATES:
+        if found is None or found.gone:
             await self._update_state(lambda s: s.without_pending(change.address))
             raise OperationError(change.address, "create", reason) from exc
         self.sink.emit(Note(f"{change.address}: the create reached the account although its answer was lost; adopting {found.name}"))
@@ -338,14 +338,14 @@ class Applier:
         while True:
             obj = await self._poller.get(kind, name)
             elapsed = time.monotonic() - started
-            if obj is None or obj.state in GONE_STATES:
+            if obj is None or obj.gone:
                 raise OperationError(change.address, "wait", f"{name} disappeared while waiting for {target}")
             if obj.state != last:
                 last = obj.state
                 self.sink.emit(OperationProgress(change.address, "wait", obj.state, elapsed))
             if obj.state == target:
                 return obj
-            if obj.state == FAILED or (kind == "lora" and obj.status_message and obj.state not in ("DEPLOYING", "UPDATING")):
+            if obj.failed:
                 raise OperationError(change.address, "wait", f"{name} is {obj.state}: {obj.status_message or 'no detail'}")
             if elapsed > timeout:
                 raise OperationError(change.address, "wait", f"timed out after {timeout:.0f}s; {name} is {obj.state}")

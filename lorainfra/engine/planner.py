@@ -13,7 +13,7 @@ from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError
 from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
 from lorainfra.plan.model import Action, Change, Fingerprint, Plan
-from lorainfra.providers.base import GONE_STATES, ModelInfo, Observed, Provider, RemoteObject, digest_of
+from lorainfra.providers.base import ModelInfo, Observed, Provider, RemoteObject, digest_of
 from lorainfra.state.model import ResourceState, State
 
 
@@ -58,7 +58,7 @@ def reconcile(state: State, observed: Observed) -> tuple[State, tuple[str, ...]]
                 bool(op.identity.get("serverless", False)),
             )
         state = state.without_pending(address)
-        if op.operation == "create" and found is not None and found.state not in GONE_STATES:
+        if op.operation == "create" and found is not None and not found.gone:
             state = state.with_resource(
                 ResourceState(address, op.kind, found.name, op.attributes, op.dependencies, found.digest)
             )

@@ -9,7 +9,7 @@ from lorainfra.addresses import Address
 from lorainfra.attributes import ATTRIBUTES, AttributeSpec
 from lorainfra.config.model import Resource
 from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem
-from lorainfra.providers.base import FAILED, GONE_STATES, Observed, RemoteObject
+from lorainfra.providers.base import Observed, RemoteObject
 from lorainfra.state.model import State
 
 
@@ -99,7 +99,7 @@ def _dependencies_first(desired: Mapping[Address, Resource]) -> list[Address]:
 
 
 def _alive(obj: RemoteObject | None) -> bool:
-    return obj is not None and obj.state not in GONE_STATES
+    return obj is not None and not obj.gone
 
 
 def diff(
@@ -131,8 +131,8 @@ def diff(
         action, reason = Action.NOOP, ""
         if attrs:
             action = Action.REPLACE if any(a.forces_replacement for a in attrs) else Action.UPDATE
-        if live.state == FAILED:
-            action, reason = Action.REPLACE, f"live object is FAILED{': ' + live.status_message if live.status_message else ''}"
+        if live.failed:
+            action, reason = Action.REPLACE, f"live object is {live.state or 'failed'}{': ' + live.status_message if live.status_message else ''}"
         replaced_deps = [d for d in deps if d in changes and changes[d].action is Action.REPLACE]
         if replaced_deps and action is not Action.REPLACE:
             action, reason = Action.REPLACE, f"{replaced_deps[0]} is replaced"

@@ -15,7 +15,12 @@ from lorainfra.config.model import frozen_mapping
 DEPLOYMENT_READY = "READY"
 LORA_READY = "DEPLOYED"
 FAILED = "FAILED"
-GONE_STATES = frozenset({"DELETED", "DELETING"})
+# States in which a live object no longer serves and counts as gone: a deployment being deleted, a LoRA
+# being unloaded (the DeployedModel enum has no DELETED; an UNDEPLOYING copy is on its way out).
+GONE_STATES = {"deployment": frozenset({"DELETED", "DELETING"}), "lora": frozenset({"UNDEPLOYING"})}
+# A LoRA load that failed: the DeployedModel enum has no FAILED; the Build SDK reads STATE_UNSPECIFIED
+# with a status message as a failed load (fireworks/llm/llm.py).
+_LORA_LOADING = frozenset({"DEPLOYING", "UPDATING", "DEPLOYED", "UNDEPLOYING"})
 
 
 def digest_of(value: Any) -> str:
@@ -40,6 +45,18 @@ class RemoteObject:
     def digest(self) -> str:
         """Digest of what a plan depends on: managed attributes and state."""
         return digest_of({"a": dict(self.attributes), "s": self.state, "n": self.name})
+
+    @property
+    def gone(self) -> bool:
+        """Being deleted / unloaded, or deleted: no longer serving, and not what a config entry describes."""
+        return self.state in GONE_STATES.get(self.kind, frozenset())
+
+    @property
+    def failed(self) -> bool:
+        """The object will not become ready by waiting: FAILED, or a LoRA load that stopped with an error."""
+        if self.state == FAILED:
+            return True
+        return self.kind == "lora" and bool(self.status_message) and self.state not in _LORA_LOADING
 
     @property
     def short_id(self) -> str:
@@ -67,7 +84,7 @@ class Observed:
         index: dict[tuple[str, str, bool], RemoteObject] = {}
         for name in sorted(self.objects):  # first by name wins: deterministic
             obj = self.objects[name]
-            if obj.kind == "lora":
+            if obj.kind == "lora" and not obj.gone:
                 index.setdefault(lora_identity(obj.attributes), obj)
         return index
 

@@ -243,7 +243,7 @@ class FireworksProvider:
         wanted = (model, deployment, bool(serverless))
         for raw in await self._list_all("deployedModels", {"filter": filt}):
             obj = from_wire("lora", raw, account=self.account)
-            if lora_identity(obj.attributes) == wanted:
+            if not obj.gone and lora_identity(obj.attributes) == wanted:
                 return obj
         return None
 

@@ -92,6 +92,15 @@ LLIVE = f"accounts/{ACCT}/deployedModels/x1"
         # soft-deleted live object counts as gone
         ({D.address: D}, state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "DELETED")),
          {"deployment.base": Action.CREATE}),
+        # a LoRA being unloaded outside lorainfra counts as gone: loaded again
+        ({D.address: D, L.address: L}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
+         observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "UNDEPLOYING")),
+         {"deployment.base": Action.NOOP, "lora.bot": Action.CREATE}),
+        # a LoRA load that stopped in STATE_UNSPECIFIED with an error is failed: replaced
+        ({D.address: D, L.address: L}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
+         observed(live_of(D, DLIVE, "READY"), RemoteObject("lora", LLIVE, "STATE_UNSPECIFIED",
+                                                           L.attributes, status_message="failed to load")),
+         {"deployment.base": Action.NOOP, "lora.bot": Action.REPLACE}),
         # lora on a replaced deployment is replaced too
         ({D.address: deployment(base_model="accounts/fireworks/models/other"), L.address: L},
          state_with(managed(D, DLIVE), managed(L, LLIVE)),
@@ -163,3 +172,33 @@ def test_unmanaged_lists_unknown_live_objects_only() -> None:
     obs = observed(live_of(D, DLIVE, "READY"), live_of(deployment("hand"), dep_name("hand"), "READY"),
                    live_of(deployment("old"), dep_name("old"), "DELETED"))
     assert unmanaged(st, obs) == (dep_name("hand"),)
+
+
+def test_undeploying_lora_is_vanished_drift_and_not_found() -> None:
+    st = state_with(managed(D, DLIVE), managed(L, LLIVE))
+    obs = observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "UNDEPLOYING"))
+    assert [(i.address, i.kind) for i in drift(st, obs)] == [("lora.bot", "vanished")]
+    assert obs.find_lora(f"accounts/{ACCT}/models/bot", "base", False) is None
+    # a new copy of the same identity loading beside the old one being unloaded is found
+    fresh = live_of(L, f"accounts/{ACCT}/deployedModels/x2", "DEPLOYING")
+    both = observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "UNDEPLOYING"), fresh)
+    assert both.find_lora(f"accounts/{ACCT}/models/bot", "base", False) == fresh
+
+
+@pytest.mark.parametrize(
+    ("kind", "state", "message", "gone", "failed"),
+    [
+        ("deployment", "READY", "", False, False),
+        ("deployment", "DELETING", "", True, False),
+        ("deployment", "DELETED", "", True, False),
+        ("deployment", "FAILED", "", False, True),
+        ("lora", "DEPLOYED", "", False, False),
+        ("lora", "UNDEPLOYING", "", True, False),
+        ("lora", "DEPLOYING", "still loading", False, False),
+        ("lora", "STATE_UNSPECIFIED", "failed to load model", False, True),
+        ("lora", "STATE_UNSPECIFIED", "", False, False),
+    ],
+)
+def test_gone_and_failed_states_per_kind(kind: str, state: str, message: str, gone: bool, failed: bool) -> None:
+    obj = RemoteObject(kind, "accounts/acme/x/y", state, status_message=message)
+    assert (obj.gone, obj.failed) == (gone, failed)
