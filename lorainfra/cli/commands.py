@@ -81,9 +81,11 @@ def _raise_plan_errors(planned: Planned) -> None:
 @app.command()
 def validate(directory: DirArg = ".") -> None:
     """Check the config folder offline: schema, references, IDs, bounds. No API call."""
-    from lorainfra.config.loader import load_config
+    import os
 
-    config = load_config(directory)
+    from lorainfra.config.loader import load_config, outside_links_allowed
+
+    config = load_config(directory, allow_outside_links=outside_links_allowed(os.environ))
     n = len(config.resources)
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
 

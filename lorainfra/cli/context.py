@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from lorainfra.addresses import valid_id
-from lorainfra.config.loader import load_config
+from lorainfra.config.loader import load_config, outside_links_allowed
 from lorainfra.config.model import DEFAULT_BASE_URL, DEFAULT_MAX_RPS, LOCAL_ENDPOINT, Config
 from lorainfra.errors import SettingsError
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
@@ -152,7 +152,7 @@ def open_workspace(
     max_rps: float = DEFAULT_MAX_RPS,
 ) -> Workspace:
     env = os.environ if environ is None else environ
-    config = load_config(directory)
+    config = load_config(directory, allow_outside_links=outside_links_allowed(env))
     settings = resolve_settings(config, endpoint_flag, env, insecure=insecure, max_rps=max_rps)
     backend = open_backend(config.state, Path(config.root), environ=env, who=default_who())
     return Workspace(config, settings, backend)

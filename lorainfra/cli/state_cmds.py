@@ -23,11 +23,12 @@ DirOpt = Annotated[str, typer.Option("--dir", "-C", help="Config folder.")]
 
 
 def _backend(directory: str) -> StateBackend:
-    from lorainfra.config.loader import load_config
+    import os
+
+    from lorainfra.config.loader import load_config, outside_links_allowed
     from lorainfra.state.open import default_who, open_backend
 
-    config = load_config(directory)
-    import os
+    config = load_config(directory, allow_outside_links=outside_links_allowed(os.environ))
 
     return open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
 
@@ -129,12 +130,12 @@ def migrate_cmd(
     """Copy this config's state (with its kept history) to another backend; nothing is lost."""
     import os
 
-    from lorainfra.config.loader import load_config
+    from lorainfra.config.loader import load_config, outside_links_allowed
     from lorainfra.config.model import StateSettings
     from lorainfra.state.open import default_who, open_backend
     from lorainfra.state.ops import migrate
 
-    config = load_config(directory)
+    config = load_config(directory, allow_outside_links=outside_links_allowed(os.environ))
     src = open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
     if to not in ("local", "postgres"):
         raise typer.BadParameter(f"{to!r}: use local or postgres", param_hint="--to")

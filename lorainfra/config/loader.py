@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -25,8 +27,11 @@ from lorainfra.errors import ConfigError, Diagnostic, Span
 
 MAIN_FILE = "lorainfra.yaml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_TOTAL_BYTES = 20 * 1024 * 1024  # all the config files of a folder together
+ALLOW_OUTSIDE_LINKS_ENV = "LORAINFRA_ALLOW_OUTSIDE_LINKS"
 MAIN_ONLY = ("provider", "state")
 EXTENSION_PREFIX = "x-"
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")  # a top-level key that may be quoted in an error
 
 # flat attribute name -> path of the YAML key that sets it
 DEPLOYMENT_KEYS: dict[str, tuple[str, ...]] = {
@@ -56,16 +61,23 @@ _INTEGERS = {"min_replica_count", "max_replica_count", "accelerator_count", "max
 
 
 def config_files(root: str | os.PathLike[str]) -> list[str]:
-    """The config file names directly in ``root``: *.yaml and *.yml, sorted, no dotfiles."""
+    """The config entry names directly in ``root``: *.yaml and *.yml, sorted, no dotfiles.
+
+    Every such entry is listed whatever it is (a link, a FIFO, a directory...): ``read_entry`` turns
+    the ones that are not readable regular files into errors, so none is skipped silently.
+    """
     folder = Path(root)
     try:
         entries = list(folder.iterdir())
     except OSError:
         return []
-    return sorted(
-        entry.name for entry in entries
-        if entry.name.endswith((".yaml", ".yml")) and not entry.name.startswith(".") and entry.is_file()
-    )
+    return sorted(entry.name for entry in entries
+                  if entry.name.endswith((".yaml", ".yml")) and not entry.name.startswith("."))
+
+
+def outside_links_allowed(environ: Mapping[str, str]) -> bool:
+    """Whether ``environ`` allows config entries that link outside the config folder."""
+    return environ.get(ALLOW_OUTSIDE_LINKS_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def _digest(blobs: Mapping[str, bytes]) -> str:
@@ -77,25 +89,80 @@ def _digest(blobs: Mapping[str, bytes]) -> str:
     return sha.hexdigest()
 
 
-def config_digest(root: str | os.PathLike[str]) -> str:
-    """sha256 over the sorted (relative name, bytes) of the config files of ``root``."""
-    folder = Path(root)
-    return _digest({name: (folder / name).read_bytes() for name in config_files(folder)})
+def config_digest(root: str | os.PathLike[str], *, allow_outside_links: bool = False) -> str:
+    """sha256 over the sorted (relative name, bytes) of the config files of ``root``.
+
+    Reads as ``load_config`` does (never blocks on a FIFO); raises ConfigError if an entry is unreadable.
+    """
+    folder = Path(os.path.abspath(root))
+    blobs: dict[str, bytes] = {}
+    problems: list[Diagnostic] = []
+    for name in config_files(folder):
+        data, found = read_entry(folder, name, allow_outside_links=allow_outside_links)
+        problems += found
+        if data is not None:
+            blobs[name] = data
+    if problems:
+        raise ConfigError(problems)
+    return _digest(blobs)
 
 
-def _read(folder: Path, name: str) -> tuple[bytes | None, list[Diagnostic]]:
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "not a regular file"  # pragma: no cover - no other file types on POSIX
+
+
+def read_entry(folder: Path, name: str, *, allow_outside_links: bool = False) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of config entry ``name``, or a diagnostic naming it; never blocks, never skips.
+
+    A link is followed only to a regular file inside the folder, unless ``allow_outside_links``:
+    nothing outside the folder is opened (or even probed), so its content cannot reach an error.
+    """
     path = folder / name
+    span = Span(name)
+    real = Path(os.path.realpath(path))
+    if path.is_symlink() and not allow_outside_links and not real.is_relative_to(os.path.realpath(folder)):
+        return None, [Diagnostic(span, f"{name} is a symbolic link to a file outside the config folder; lorainfra "
+                                 "reads only files inside the folder", "copy the file into the config folder (or "
+                                 f"set {ALLOW_OUTSIDE_LINKS_ENV}=1 to allow links that leave it)")]
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [Diagnostic(Span(name), f"{name} is {size / 1_048_576:.1f} MB; config files may be at most "
-                                     f"{MAX_FILE_BYTES // 1_048_576} MB", "move data files out of the config folder")]
-        with path.open("rb") as handle:
+        info = os.stat(real)
+    except FileNotFoundError:
+        return None, [Diagnostic(span, f"{name} is a symbolic link to {real}, which does not exist",
+                                 f"fix or remove the link {name}; were it skipped, the plan would destroy what "
+                                 "it declares")]
+    except OSError as exc:
+        return None, [Diagnostic(span, f"cannot read {name}: {exc.strerror or exc}",
+                                 "check the file, its links and its permissions")]
+    if not stat.S_ISREG(info.st_mode):
+        kind = _kind(info.st_mode)
+        noun = "a file" if kind == "a directory" else "a regular file"
+        return None, [Diagnostic(span, f"{name} is {kind}, not {noun}",
+                                 "config entries must be regular files: remove it, or rename it so that its name "
+                                 "does not end in .yaml or .yml")]
+    if info.st_size > MAX_FILE_BYTES:
+        return None, [Diagnostic(span, f"{name} is {info.st_size / 1_048_576:.1f} MB; config files may be at most "
+                                 f"{MAX_FILE_BYTES // 1_048_576} MB", "move data files out of the config folder")]
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino) or not stat.S_ISREG(opened.st_mode):
+                return None, [Diagnostic(span, f"{name} was replaced while it was being read", "run again")]
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        return None, [Diagnostic(Span(name), f"cannot read {name}: {exc.strerror or exc}", "check the file's permissions")]
+        return None, [Diagnostic(span, f"cannot read {name}: {exc.strerror or exc}", "check the file's permissions")]
     if len(data) > MAX_FILE_BYTES:  # grew while we read it
-        return None, [Diagnostic(Span(name), f"{name} is over {MAX_FILE_BYTES // 1_048_576} MB", "move data files out")]
+        return None, [Diagnostic(span, f"{name} is over {MAX_FILE_BYTES // 1_048_576} MB", "move data files out")]
     return data, []
 
 
@@ -138,6 +205,14 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
     allowed = sorted(load_schema()["properties"])
     for key in [k for k in data if k.startswith(EXTENSION_PREFIX)]:
         del trimmed[key]  # x-...: free-form, a home for YAML anchors shared by several resources
+    unnamed = [k for k in trimmed if k not in allowed and not _PLAIN_KEY.fullmatch(k)]
+    for key in unnamed:
+        del trimmed[key]
+    if unnamed:  # the lines of a file that is not YAML config: name the file, never quote its content
+        out.append(Diagnostic(doc.key_span((unnamed[0],)), f"{doc.file} does not look like a lorainfra config file: "
+                              f"{len(unnamed)} top-level key(s) are not plain names (not shown)",
+                              "a config file holds provider:, state:, deployments:, loras: and x-... keys; move "
+                              "other files out of the folder, or rename them so they do not end in .yaml or .yml"))
     for key in sorted(k for k in trimmed if k not in allowed):
         del trimmed[key]
         out.append(Diagnostic(doc.key_span((key,)), f"unknown top-level key {key!r} in {doc.file}",
@@ -211,8 +286,12 @@ def _resource(decl: Decl, depends_on: list[Address]) -> Resource:
     )
 
 
-def load_config(root: str | os.PathLike[str]) -> Config:
-    """Read, validate and model the config folder ``root``; ConfigError lists every problem found."""
+def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = False) -> Config:
+    """Read, validate and model the config folder ``root``; ConfigError lists every problem found.
+
+    ``allow_outside_links``: follow config entries that are links to files outside the folder (the CLI
+    sets it from LORAINFRA_ALLOW_OUTSIDE_LINKS); by default they are errors.
+    """
     folder = Path(os.path.abspath(root))
     names = config_files(folder)
     if MAIN_FILE not in names:
@@ -226,9 +305,17 @@ def load_config(root: str | os.PathLike[str]) -> Config:
     blobs: dict[str, bytes] = {}
     docs: list[Document] = []
     complete = True
+    total = 0
     for name in names:
-        data, problems = _read(folder, name)
+        data, problems = read_entry(folder, name, allow_outside_links=allow_outside_links)
         diagnostics += problems
+        total += len(data or b"")
+        if total > MAX_TOTAL_BYTES:
+            diagnostics.append(Diagnostic(Span(name), f"the config files add up to more than "
+                                          f"{MAX_TOTAL_BYTES // 1_048_576} MB (reading stopped at {name})",
+                                          "move data files out of the config folder"))
+            complete = False
+            break
         doc = None
         if data is not None:
             blobs[name] = data

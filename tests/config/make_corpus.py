@@ -7,6 +7,7 @@ Cases too big or too binary to commit (DYNAMIC) are written at test time by ``wr
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -18,6 +19,8 @@ BASE = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 MAIN = "provider:\n  account: quickstart\n  endpoint: local\n"
 # deployments.yaml: a valid multi-LoRA deployment on lines 1-5; dep(...) adds lines from line 6 on
 DEP = f"deployments:\n  base:\n    base_model: {BASE}\n    shape: default\n    addons: true\n"
+# /etc/shadow-like lines: YAML reads each as a key; they must never be quoted in an error
+SHADOW = "root:$6$xyzSALT$HASHHASHHASH:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
 SHAPELESS = f"deployments:\n  base:\n    base_model: {BASE}\n    addons: true\n"
 
 
@@ -125,6 +128,8 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "top-level-scalar": ({"deployments.yaml": "deployments\n"}, [f"deployments.yaml:1:1: {E}the top level of deployments.yaml must be a mapping"]),
     "top-level-unknown-key": ({"deployments.yaml": "deploymnts: {}\n"},
                               [f"deployments.yaml:1:1: {E}unknown top-level key 'deploymnts'", "did you mean 'deployments'?"]),
+    "top-level-non-yaml-lines": ({"copy.yaml": SHADOW},
+                                 [f"copy.yaml:1:1: {E}copy.yaml does not look like a lorainfra config file: 2 top-level key(s) are not plain names (not shown)"]),
     "top-level-model-key": ({"deployments.yaml": "models: {}\n"}, [f"deployments.yaml:1:1: {E}unknown top-level key 'models'"]),
     "provider-in-other-file": ({"deployments.yaml": "provider: {account: x}\n"},
                                [f"deployments.yaml:1:1: {E}provider: is only allowed in lorainfra.yaml"]),
@@ -346,7 +351,40 @@ def _huge(folder: Path) -> None:
             handle.write(chunk)
 
 
+def _link_outside(folder: Path) -> None:
+    secret = folder.parent / f"{folder.name}-shadow"
+    secret.write_text(SHADOW)
+    (folder / "evil.yaml").symlink_to(secret)
+
+
+def _link_loop(folder: Path) -> None:
+    (folder / "a.yaml").symlink_to("b.yaml")
+    (folder / "b.yaml").symlink_to("a.yaml")
+
+
+def _main_directory(folder: Path) -> None:
+    (folder / "lorainfra.yaml").unlink()
+    (folder / "lorainfra.yaml").mkdir()
+
+
+def _over_total(folder: Path) -> None:
+    pad = b"# " + b"x" * 1021 + b"\n"
+    for index in range(5):
+        (folder / f"f{index}.yaml").write_bytes(pad * 4097)  # just over 4 MB each: over 20 MB at the fifth
+
+
 DYNAMIC: dict[str, tuple[Callable[[Path], None], list[str]]] = {
+    # -- entries that are not readable regular files (issue 13, item 1): an error, never skipped ------------
+    "entry-fifo": (lambda f: os.mkfifo(f / "loras.yaml"), ["loras.yaml: error: loras.yaml is a named pipe (FIFO), not a regular file"]),
+    "entry-dangling-link": (lambda f: (f / "loras.yaml").symlink_to("loras-v2.yaml"),
+                            ["loras.yaml: error: loras.yaml is a symbolic link to", "loras-v2.yaml, which does not exist"]),
+    "entry-directory": (lambda f: (f / "loras.yaml").mkdir(), ["loras.yaml: error: loras.yaml is a directory, not a file"]),
+    "entry-link-loop": (_link_loop, ["a.yaml: error: cannot read a.yaml: Too many levels of symbolic links"]),
+    "entry-main-directory": (_main_directory, ["lorainfra.yaml: error: lorainfra.yaml is a directory, not a file"]),
+    # -- links out of the folder and non-YAML content (issue 13, item 13) --------------------------------
+    "entry-link-outside": (_link_outside, ["evil.yaml: error: evil.yaml is a symbolic link to a file outside the config folder",
+                                           "LORAINFRA_ALLOW_OUTSIDE_LINKS=1"]),
+    "folder-over-20mb": (_over_total, ["f4.yaml: error: the config files add up to more than 20 MB (reading stopped at f4.yaml)"]),
     "file-50mb": (_huge, ["huge.yaml: error: huge.yaml is 50.0 MB; config files may be at most 5 MB"]),
     "file-binary-png": (lambda f: (f / "logo.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))),
                         ["logo.yaml:3:1: error: logo.yaml looks binary (NUL byte at byte offset 8)"]),
