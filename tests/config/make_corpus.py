@@ -274,6 +274,13 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "load-target-over-1": (dep("autoscaling: {load_targets: {default: 80}}"), [f"deployments.yaml:6:43: {E}deployments.base.autoscaling.load_targets.default must be at most 1, not 80"]),
     "load-target-negative": (dep("autoscaling: {load_targets: {requests_per_second: -1}}"), [f"deployments.yaml:6:55: {E}deployments.base.autoscaling.load_targets.requests_per_second must be at least 0"]),
     "load-target-nan": (dep("autoscaling: {load_targets: {default: .nan}}"), [f"deployments.yaml:6:43: {E}autoscaling.load_targets.default must be a finite number"]),
+    # API integer fields are int32 (issue 13, item 21): 10^23 replicas used to pass validate
+    "replicas-min-beyond-int32": (dep("replicas: {min: " + "1" + "0" * 23 + "}"),
+                                  [f"deployments.yaml:6:21: {E}deployments.base.replicas.min must be at most 2147483647, not 1{'0' * 23}"]),
+    "replicas-max-beyond-int32": (dep("replicas: {max: 2147483648}"), [f"deployments.yaml:6:21: {E}deployments.base.replicas.max must be at most 2147483647, not 2147483648"]),
+    "accelerator-count-beyond-int32": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: NVIDIA_H100_80GB, count: 1" + "0" * 29 + "}\n"},
+                                       [f"deployments.yaml:5:50: {E}deployments.base.accelerator.count must be at most 2147483647, not 1{'0' * 29}"]),
+    "max-context-beyond-int32": (dep("max_context_length: 4294967296"), [f"deployments.yaml:6:25: {E}deployments.base.max_context_length must be at most 2147483647"]),
     "accelerator-count-zero": (dep("accelerator: {count: 0}"), [f"deployments.yaml:6:26: {E}deployments.base.accelerator.count must be at least 1, not 0"]),
     "placement-empty": (dep("placement: {}"), [f"deployments.yaml:6:16: {E}placement must set exactly one of region, multi_region, regions"]),
     "placement-two": (dep("placement: {region: US_IOWA_1, multi_region: US}"), [f"deployments.yaml:6:36: {E}placement sets both region and multi_region"]),

@@ -45,6 +45,46 @@ def test_additional_properties_false_everywhere() -> None:
         assert node.get("additionalProperties") is False, path
 
 
+INT32_MAX = 2**31 - 1
+
+
+def _integers(node: Any, path: str = "#") -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") == "integer" or (isinstance(node.get("type"), list) and "integer" in node["type"]):
+            found.append((path, node))
+        for key, value in node.items():
+            found += _integers(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _integers(value, f"{path}/{index}")
+    return found
+
+
+def test_every_integer_is_bounded_like_the_api_int32_fields() -> None:
+    """replicas, accelerator count and context length are int32 in the API (firectl: --min-replica-count
+    int32, --accelerator-count int32); a larger value must fail validate, not the server (issue 13, 21)."""
+    integers = _integers(load_schema())
+    assert len(integers) >= 4
+    for path, node in integers:
+        assert node.get("maximum") == INT32_MAX, path
+
+
+def test_int32_bounds_through_the_loader(tmp_path: Path) -> None:
+    from cfgkit import ConfigFolder
+
+    kit = ConfigFolder(tmp_path)
+    dep = ("deployments:\n  base:\n    base_model: accounts/fireworks/models/m\n"
+           "    accelerator: {{type: NVIDIA_H100_80GB, count: {n}}}\n    replicas: {{min: {n}, max: {n}}}\n"
+           "    max_context_length: {n}\n")
+    config = kit.load({"deployments.yaml": dep.format(n=INT32_MAX)})
+    attributes = next(iter(config.resources.values())).attributes
+    assert attributes["min_replica_count"] == attributes["accelerator_count"] == INT32_MAX
+    errors = kit.errors({"deployments.yaml": dep.format(n=INT32_MAX + 1)})
+    assert len(errors) == 4
+    assert all(f"must be at most {INT32_MAX}, not {INT32_MAX + 1}" in error for error in errors)
+
+
 def test_enums_follow_the_contract() -> None:
     defs = load_schema()["$defs"]["deployment"]["properties"]
     accelerators = defs["accelerator"]["properties"]["type"]["enum"]
