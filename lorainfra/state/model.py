@@ -88,6 +88,21 @@ class PendingOp:
         )
 
 
+def _version_problem(version: object) -> str:
+    """Why a state document's format_version cannot be read, and what to write instead."""
+    if type(version) is int:
+        action = "upgrade lorainfra to read it" if version > FORMAT_VERSION else "this lorainfra cannot read it"
+        return f"state format_version {version} is not supported (this lorainfra reads {FORMAT_VERSION}); {action}"
+    if version is None:
+        shown = "missing"
+    elif isinstance(version, str):
+        shown = f"the string {version!r}"
+    else:
+        shown = f"{json.dumps(version)[:40]} ({type(version).__name__})"
+    return (f"state format_version is {shown}: write \"format_version\": {FORMAT_VERSION} "
+            "(a number, without quotes) in the state document")
+
+
 @dataclass(frozen=True)
 class State:
     """One version of the state document. Never mutated: every change makes a new State."""
@@ -144,10 +159,8 @@ class State:
         if not isinstance(data, dict):
             raise StateError("state document is not a JSON object")
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise StateError(
-                f"state format_version {version!r} is not supported (this lorainfra reads {FORMAT_VERSION})"
-            )
+        if type(version) is not int or version != FORMAT_VERSION:
+            raise StateError(_version_problem(version))
         try:
             return cls(
                 lineage=str(data["lineage"]),
