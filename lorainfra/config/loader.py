@@ -137,7 +137,11 @@ def read_entry(folder: Path, name: str, *, allow_outside_links: bool = False) ->
     try:
         info = os.stat(real)
     except FileNotFoundError:
-        return None, [Diagnostic(span, f"{name} is a symbolic link to {real}, which does not exist",
+        try:
+            target = os.readlink(path)
+        except OSError:  # not a link: removed since the folder was listed
+            return None, [Diagnostic(span, f"{name} was removed while the folder was being read", "run again")]
+        return None, [Diagnostic(span, f"{name} is a symbolic link to {target}, which does not exist",
                                  f"fix or remove the link {name}; were it skipped, the plan would destroy what "
                                  "it declares")]
     except OSError as exc:
