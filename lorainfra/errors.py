@@ -21,14 +21,18 @@ class Span:
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem found in the config: where, what, and what to do about it."""
+    """One problem found in the config: where, what, what to do about it, and whether it blocks.
+
+    ``severity`` is "error" (the config is refused) or "warning" (reported; validate and plan go on).
+    """
 
     span: Span
     message: str
     hint: str = ""
+    severity: str = "error"
 
     def render(self) -> str:
-        text = f"{self.span}: error: {self.message}"
+        text = f"{self.span}: {self.severity}: {self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
@@ -41,7 +45,7 @@ class LorainfraError(Exception):
 
 
 class ConfigError(LorainfraError):
-    """The config folder is invalid; holds every diagnostic found, sorted by position."""
+    """The config folder is invalid; holds every diagnostic found (warnings too), sorted by position."""
 
     def __init__(self, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
         self.diagnostics = tuple(sorted(diagnostics))

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         err = _console(stderr=True)
         for d in exc.diagnostics:
             err.print(d.render(), markup=False)
-        n = len(exc.diagnostics)
+        n = sum(1 for d in exc.diagnostics if d.severity == "error")
         err.print(f"{n} error{'s' if n != 1 else ''} in the config; nothing was changed.", markup=False)
         sys.exit(1)
     except LorainfraError as exc:

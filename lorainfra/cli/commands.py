@@ -83,9 +83,11 @@ def validate(directory: DirArg = ".") -> None:
     """Check the config folder offline: schema, references, IDs, bounds. No API call."""
     import os
 
+    from lorainfra.cli.context import print_warnings
     from lorainfra.config.loader import load_config, outside_links_allowed
 
     config = load_config(directory, allow_outside_links=outside_links_allowed(os.environ))
+    print_warnings(config)
     n = len(config.resources)
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -147,12 +148,19 @@ class Workspace:
         return ProviderSession(self.config, self.settings, **kwargs)
 
 
+def print_warnings(config: Config) -> None:
+    """Config warnings go to stderr (never into --json output); they do not stop the command."""
+    for warning in config.warnings:
+        sys.stderr.write(warning.render() + "\n")
+
+
 def open_workspace(
     directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None, *, insecure: bool = False,
     max_rps: float = DEFAULT_MAX_RPS,
 ) -> Workspace:
     env = os.environ if environ is None else environ
     config = load_config(directory, allow_outside_links=outside_links_allowed(env))
+    print_warnings(config)
     settings = resolve_settings(config, endpoint_flag, env, insecure=insecure, max_rps=max_rps)
     backend = open_backend(config.state, Path(config.root), environ=env, who=default_who())
     return Workspace(config, settings, backend)

@@ -19,7 +19,7 @@ from lorainfra.attributes import ATTRIBUTES
 from lorainfra.config import checks, settings
 from lorainfra.config.checks import Decl
 from lorainfra.config.durations import parse_duration, wire_duration
-from lorainfra.config.hints import did_you_mean, join_hint
+from lorainfra.config.hints import did_you_mean, join_hint, short
 from lorainfra.config.model import Config, Lifecycle, Resource, frozen_mapping
 from lorainfra.config.schema import load_schema, schema_diagnostics
 from lorainfra.config.yamlsource import Document, decode, parse_yaml
@@ -225,6 +225,29 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
     return trimmed, out
 
 
+def _accelerator_schema() -> dict[str, Any]:
+    node: dict[str, Any] = load_schema()["$defs"]["deployment"]["properties"]["accelerator"]["properties"]["type"]
+    return node
+
+
+def known_accelerator_types() -> tuple[str, ...]:
+    """The accelerator types this version knows: the schema's ``examples`` (Fireworks' list as of this release)."""
+    return tuple(_accelerator_schema()["examples"])
+
+
+def accelerator_warnings(decl: Decl) -> list[Diagnostic]:
+    """A warning for a well-formed accelerator type that this version does not know (a new GPU is never an error)."""
+    value = decl.get("accelerator", "type") if decl.kind == "deployment" else None
+    known = known_accelerator_types()
+    if not isinstance(value, str) or value in known or not re.search(_accelerator_schema()["pattern"], value):
+        return []  # absent, known, or malformed (the schema reports that as an error)
+    return [Diagnostic(decl.span("accelerator", "type"),
+                       f"deployments.{decl.name}.accelerator.type: {short(value)} is not known to this version of "
+                       "lorainfra",
+                       join_hint(did_you_mean(value, list(known)), "if it is a new Fireworks accelerator type, it is "
+                                 f"sent as written; known types: {', '.join(known)}"), severity="warning")]
+
+
 def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], list[Diagnostic]]:
     """Declarations by address (first wins), all declarations, and duplicate-name problems."""
     first: dict[Address, Decl] = {}
@@ -340,7 +363,7 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     dependencies: dict[Address, list[Address]] = {}
     for decl in every:
         if decl.kind == "deployment":
-            diagnostics += checks.check_deployment(decl)
+            diagnostics += checks.check_deployment(decl) + accelerator_warnings(decl)
         else:
             diagnostics += checks.check_lora(decl, deployments, complete)
         found, problems = checks.explicit_dependencies(decl, declared, complete)
@@ -354,7 +377,7 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     if complete:
         diagnostics += checks.check_limits([d for d in declared.values() if d.kind == "lora"], deployments)
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})
-    if diagnostics or main is None:
+    if main is None or any(d.severity == "error" for d in diagnostics):
         raise ConfigError(sorted(set(diagnostics)))
     resources = {address: _resource(declared[address], dependencies[address])
                  for address in sorted(declared, key=lambda a: (a.kind, a.name))}
@@ -365,4 +388,5 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
         resources=MappingProxyType(resources),
         files=tuple(names),
         digest=_digest(blobs),
+        warnings=tuple(sorted(set(diagnostics))),
     )

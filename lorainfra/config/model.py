@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.errors import Span
+from lorainfra.errors import Diagnostic, Span
 
 LOCAL_ENDPOINT = "local"
 DEFAULT_BASE_URL = "https://api.fireworks.ai"
@@ -95,6 +95,7 @@ class Config:
     resources: Mapping[Address, Resource]  # sorted by address
     files: tuple[str, ...] = ()  # config files read, relative to root, sorted
     digest: str = ""  # sha256 over the config files' bytes (name + content), for saved plans
+    warnings: tuple[Diagnostic, ...] = ()  # diagnostics of severity "warning": reported, not blocking
 
     def resource(self, address: Address) -> Resource:
         return self.resources[address]

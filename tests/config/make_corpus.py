@@ -179,10 +179,14 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "type-endpoint-number": (main("provider: {endpoint: 8080}\n"), [f"lorainfra.yaml:1:22: {E}provider.endpoint must be a string, not the number 8080"]),
     "type-depends-on-item-number": (dep("depends_on: [1]"), [f"deployments.yaml:6:18: {E}deployments.base.depends_on[0] must be a string"]),
     # -- enums ---------------------------------------------------------------------------------------
-    "enum-accelerator-typo": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: NVIDIA_H100}\n"},
-                              [f"deployments.yaml:5:25: {E}deployments.base.accelerator.type: unknown value 'NVIDIA_H100'", "did you mean 'NVIDIA_H100_80GB'?"]),
-    "enum-accelerator-unspecified": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: ACCELERATOR_TYPE_UNSPECIFIED}\n"},
-                                     [f"deployments.yaml:5:25: {E}deployments.base.accelerator.type: unknown value 'ACCELERATOR_TYPE_UNSPECIFIED'"]),
+    # an unknown but well-formed accelerator type is only a warning (tests/config/test_config_accelerators.py)
+    "accelerator-lowercase": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: nvidia_h100_80gb}\n"},
+                              [f"deployments.yaml:5:25: {E}deployments.base.accelerator.type: 'nvidia_h100_80gb' is not a valid accelerator type", "upper case"]),
+    "accelerator-unspecified": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: ACCELERATOR_TYPE_UNSPECIFIED}\n"},
+                                [f"deployments.yaml:5:25: {E}deployments.base.accelerator.type: 'ACCELERATOR_TYPE_UNSPECIFIED' is not a valid accelerator type"]),
+    "accelerator-unknown-warning-with-error": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: NVIDIA_X900_1TB, count: 0}\n"},
+                                               ["deployments.yaml:5:25: warning: deployments.base.accelerator.type: 'NVIDIA_X900_1TB' is not known to this version of lorainfra",
+                                                f"deployments.yaml:5:49: {E}deployments.base.accelerator.count must be at least 1, not 0"]),
     "enum-precision-lowercase": (dep("precision: bf16"), [f"deployments.yaml:6:16: {E}deployments.base.precision: unknown value 'bf16'", "did you mean 'BF16'?"]),
     "enum-region": (dep("placement: {region: US_IOWA}"), [f"deployments.yaml:6:25: {E}deployments.base.placement.region: unknown value 'US_IOWA'", "did you mean 'US_IOWA_1'?"]),
     "enum-multi-region": (dep("placement: {multi_region: EU}"), [f"deployments.yaml:6:31: {E}deployments.base.placement.multi_region: unknown value 'EU'"]),

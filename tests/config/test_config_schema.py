@@ -87,11 +87,14 @@ def test_int32_bounds_through_the_loader(tmp_path: Path) -> None:
 
 def test_enums_follow_the_contract() -> None:
     defs = load_schema()["$defs"]["deployment"]["properties"]
-    accelerators = defs["accelerator"]["properties"]["type"]["enum"]
+    accelerators = defs["accelerator"]["properties"]["type"]["examples"]  # known, not enforced: see below
     precisions = defs["precision"]["enum"]
     regions = defs["placement"]["properties"]["region"]["enum"]
     multi = defs["placement"]["properties"]["multi_region"]["enum"]
-    assert len(accelerators) == 10 and "NVIDIA_H100_80GB" in accelerators
+    assert len(accelerators) == 11 and {"NVIDIA_H100_80GB", "NVIDIA_B300_288GB"} <= set(accelerators)
+    pattern = re.compile(defs["accelerator"]["properties"]["type"]["pattern"])
+    assert all(pattern.search(value) for value in accelerators)
+    assert not any(pattern.search(bad) for bad in ("ACCELERATOR_TYPE_UNSPECIFIED", "h100", "NVIDIA H100", "_X", "X_"))
     assert len(precisions) == 14 and {"FP8", "BF16", "FP4_MX_MOE"} <= set(precisions)
     assert len(regions) == 36 and {"US_IOWA_1", "US_NEWYORK_1"} <= set(regions)
     assert multi == ["GLOBAL", "US", "EUROPE", "APAC"]
