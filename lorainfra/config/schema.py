@@ -144,7 +144,8 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
         return [Diagnostic(span, f"{where}: unknown value {short(instance)}", guess or listing)]
     if kind == "pattern":
         noun = str(schema.get("x-name", "value"))
-        return [Diagnostic(span, f"{where}: {short(instance)} is not a valid {noun}", hint)]
+        guess = did_you_mean(instance, [str(e) for e in schema.get("examples", [])]) if isinstance(instance, str) else ""
+        return [Diagnostic(span, f"{where}: {short(instance)} is not a valid {noun}", join_hint(guess, hint))]
     if kind in ("minimum", "exclusiveMinimum"):
         return [Diagnostic(span, f"{where} must be at least {value}, not {instance}", hint or f"use {value} or more")]
     if kind in ("maximum", "exclusiveMaximum"):

@@ -181,7 +181,7 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     # -- enums ---------------------------------------------------------------------------------------
     # an unknown but well-formed accelerator type is only a warning (tests/config/test_config_accelerators.py)
     "accelerator-lowercase": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: nvidia_h100_80gb}\n"},
-                              [f"deployments.yaml:5:25: {E}deployments.base.accelerator.type: 'nvidia_h100_80gb' is not a valid accelerator type", "upper case"]),
+                              [f"deployments.yaml:5:25: {E}deployments.base.accelerator.type: 'nvidia_h100_80gb' is not a valid accelerator type", "hint: did you mean 'NVIDIA_H100_80GB'? write a Fireworks accelerator type in upper case"]),
     "accelerator-unspecified": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: ACCELERATOR_TYPE_UNSPECIFIED}\n"},
                                 [f"deployments.yaml:5:25: {E}deployments.base.accelerator.type: 'ACCELERATOR_TYPE_UNSPECIFIED' is not a valid accelerator type"]),
     "accelerator-unknown-warning-with-error": ({"deployments.yaml": SHAPELESS + "    accelerator: {type: NVIDIA_X900_1TB, count: 0}\n"},
