@@ -10,12 +10,12 @@ from lorainfra.emulator.clock import rfc3339
 from lorainfra.emulator.context import Ctx
 from lorainfra.emulator.errors import (
     ABORTED,
-    RESOURCE_EXHAUSTED,
     RpcError,
     already_exists,
     invalid,
     not_found,
     precondition,
+    quota_exceeded,
 )
 from lorainfra.emulator.paging import ListQuery, run_list
 from lorainfra.emulator.store import (
@@ -72,7 +72,10 @@ def settle(ctx: Ctx, db: sqlite3.Connection, now: float) -> None:
     for row, t in due_rows(db, TABLE, now):
         if row["state"] in ("DEPLOYING", "UPDATING"):
             if row["internal"].get("fail"):
-                failure = {"code": "INTERNAL", "message": "failed to load model (emulator fail_pattern matched)"}
+                failure = {
+                    "code": "INTERNAL",
+                    "message": "failed to load model (emulator fail_pattern matched)",
+                }
                 _save(db, row, "STATE_UNSPECIFIED", None, t, failure)
             else:
                 idle = ctx.options.serverless_idle_unload_after if row["serverless"] else None
@@ -125,18 +128,14 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
         lora_base = mdata["peftDetails"]["baseModel"]
         replaced: list[dict[str, Any]] = []
         if serverless:
-            base = get_row(db, "models", lora_base)
-            if base is None or not base["data"].get("supportsServerless"):
+            if lora_base not in ctx.options.serverless_lora_bases:
                 raise invalid(
-                    f"base model {lora_base!r} does not support serverless LoRA", field="serverless"
+                    f"LoRAs on base model {lora_base!r} cannot be loaded onto serverless (supported bases: "
+                    f"{', '.join(ctx.options.serverless_lora_bases) or 'none'}); use a dedicated deployment",
+                    field="serverless",
                 )
             same = _active(db, "account = ? AND serverless = 1 AND model = ?", (account, spec["model"]))
-            count = db.execute(
-                f"SELECT COUNT(*) FROM {TABLE} WHERE account = ? AND serverless = 1 AND "
-                "state != 'UNDEPLOYING'",
-                (account,),
-            ).fetchone()[0]
-            limit, where = ctx.options.serverless_limit, "serverless"
+            count, limit, where = 0, 1, "serverless"
         else:
             if not deployment.startswith(f"accounts/{account}/deployments/"):
                 raise not_found("deployment", deployment)
@@ -180,10 +179,10 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
                     reason="UNLOAD_IN_PROGRESS",
                 )
             raise already_exists("deployed model", f"{other['name']} ({spec['model']} on {where})")
-        if count >= limit:
-            raise RpcError(
-                RESOURCE_EXHAUSTED, f"at most {limit} LoRAs may be loaded on {where}", reason="LORA_LIMIT"
-            )
+        if serverless:
+            _check_serverless_quota(ctx, db, account, lora_base)
+        elif count >= limit:
+            raise quota_exceeded(f"at most {limit} LoRAs may be loaded on {where}", "LORA_LIMIT")
         for old in replaced:
             _save(db, old, "UNDEPLOYING", now + ctx.options.delete_after, now)
         model_id = spec["model"].rsplit("/", 1)[1]
@@ -226,6 +225,28 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
             },
         )
         return data
+
+
+def _check_serverless_quota(ctx: Ctx, db: sqlite3.Connection, account: str, lora_base: str) -> None:
+    """The account-wide serverless limit, then the per-base-model one (copies being unloaded do not count)."""
+    rows = db.execute(
+        f"SELECT json_extract(m.data, '$.peftDetails.baseModel') AS base FROM {TABLE} d "
+        "LEFT JOIN models m ON m.name = d.model WHERE d.account = ? AND d.serverless = 1 "
+        "AND d.state != 'UNDEPLOYING'",
+        (account,),
+    ).fetchall()
+    total, limit = len(rows), ctx.options.serverless_limit
+    if total >= limit:
+        raise quota_exceeded(
+            f"at most {limit} serverless LoRAs may be loaded in account {account!r}", "SERVERLESS_LORA_LIMIT"
+        )
+    on_base, per_base = sum(1 for r in rows if r["base"] == lora_base), ctx.options.serverless_per_base_limit
+    if on_base >= per_base:
+        raise quota_exceeded(
+            f"at most {per_base} serverless LoRAs per base model may be loaded at a time ({on_base} on "
+            f"{lora_base!r}); unload one to free a slot",
+            "SERVERLESS_LORA_LIMIT",
+        )
 
 
 def _default_holder(db: sqlite3.Connection, account: str, model: str) -> str | None:

@@ -180,10 +180,15 @@ def _check_refs(
             raise invalid(
                 "acceptShapelessRisk cannot be combined with deploymentShape", field="deploymentShape"
             )
-        if accel:
-            raise invalid(
-                "acceleratorType must not be set together with deploymentShape", field="acceleratorType"
-            )
+        for key, unset in (
+            ("acceleratorType", "ACCELERATOR_TYPE_UNSPECIFIED"),
+            ("acceleratorCount", 0),
+            ("precision", "PRECISION_UNSPECIFIED"),
+        ):
+            if spec.get(key) not in (None, unset):
+                raise invalid(
+                    f"{key} must not be set together with deploymentShape (the shape sets it)", field=key
+                )
         version = shapes.resolve(db, account, shape, resolved, bool(spec.get("enableAddons")), skip_shape)
         spec["deploymentShape"] = version["name"]
     else:
@@ -295,12 +300,22 @@ def update(
                 field="baseModel",
                 reason="IMMUTABLE_FIELD",
             )
+        accel = spec.get("acceleratorType")
+        if accel not in (None, current.get("acceleratorType", accel)):
+            raise invalid(
+                f"acceleratorType cannot be changed on an existing deployment (current "
+                f"{current['acceleratorType']!r}); create a new deployment",
+                field="acceleratorType",
+                reason="IMMUTABLE_FIELD",
+            )
         spec = apply_defaults(spec)
         _check_refs(
             ctx, db, account, spec, skip_shape=_flag(query, "skipShapeValidation"), accept_shapeless=False
         )
         if spec == current:
             return row["data"]
+        if current.get("enableAddons") and not spec.get("enableAddons"):
+            _unload_all(db, row["name"], now, now + ctx.options.delete_after)
         if (spec["minReplicaCount"], spec["maxReplicaCount"]) != (
             current["minReplicaCount"],
             current["maxReplicaCount"],
@@ -350,17 +365,21 @@ def delete(ctx: Ctx, account: str, deployment_id: str, query: dict[str, str]) ->
                 reason="DEPLOYMENT_IN_USE",
             )
         if loaded:
-            end = now + ctx.options.delete_after
-            db.execute(
-                "UPDATE deployed_models SET state = 'UNDEPLOYING', next_at = ?, update_time = ?, data = "
-                "json_set(data, '$.state', 'UNDEPLOYING', '$.updateTime', ?) WHERE deployment = ? AND "
-                "state != 'UNDEPLOYING'",
-                (end, now, rfc3339(now), row["name"]),
-            )
+            _unload_all(db, row["name"], now, now + ctx.options.delete_after)
         row["internal"]["hard"] = hard
         row["update_time"] = now
         _save(db, row, "DELETING", now + ctx.options.delete_after)
     return {}
+
+
+def _unload_all(db: sqlite3.Connection, deployment: str, now: float, end: float) -> None:
+    """Move every LoRA on ``deployment`` to UNDEPLOYING (gone at ``end``)."""
+    db.execute(
+        "UPDATE deployed_models SET state = 'UNDEPLOYING', next_at = ?, update_time = ?, data = "
+        "json_set(data, '$.state', 'UNDEPLOYING', '$.updateTime', ?) WHERE deployment = ? AND "
+        "state != 'UNDEPLOYING'",
+        (end, now, rfc3339(now), deployment),
+    )
 
 
 def undelete(ctx: Ctx, account: str, deployment_id: str) -> dict[str, Any]:
