@@ -153,7 +153,11 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
                         f"deployment {deployment!r} uses hot reload; pass replaceMergedAddon=true",
                         reason="REPLACE_MERGED_ADDON_REQUIRED",
                     )
-                replaced = _active(db, "deployment = ? AND state != 'UNDEPLOYING'", (deployment,))
+                replaced = _active(
+                    db,
+                    "deployment = ? AND state != 'UNDEPLOYING' AND model != ?",
+                    (deployment, ddata["baseModel"]),
+                )
             elif not ddata.get("enableAddons"):
                 raise precondition(
                     f"deployment {deployment!r} does not have enableAddons=true", reason="ADDONS_DISABLED"
@@ -167,7 +171,8 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
                 )
             same = _active(db, "deployment = ? AND model = ?", (deployment, spec["model"]))
             count = db.execute(
-                f"SELECT COUNT(*) FROM {TABLE} WHERE deployment = ? AND state != 'UNDEPLOYING'", (deployment,)
+                f"SELECT COUNT(*) FROM {TABLE} WHERE deployment = ? AND state != 'UNDEPLOYING' AND model != ?",
+                (deployment, ddata["baseModel"]),
             ).fetchone()[0] - len(replaced)
             limit, where = MAX_PER_DEPLOYMENT, deployment
         for other in same:
@@ -225,6 +230,48 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
             },
         )
         return data
+
+
+def deploy_base(
+    ctx: Ctx, db: sqlite3.Connection, account: str, deployment: str, base: str, now: float
+) -> None:
+    """The base model's own row on a new deployment (what create does unless ``disableAutoDeploy``).
+
+    Not a LoRA: it is not counted as loaded, not unloaded with ``enableAddons=false`` and goes with the
+    deployment. A live-merge deployment (a PEFT model as ``baseModel``) gets none.
+    """
+    model = get_row(db, "models", base)
+    if model is None or model["data"].get("kind") in ("HF_PEFT_ADDON", "KIND_UNSPECIFIED"):
+        return
+    dm_id = ctx.random_id(base.rsplit("/", 1)[1], 6)
+    name = name_of(account, dm_id)
+    default = _default_holder(db, account, base) is None
+    data = {
+        "name": name,
+        "model": base,
+        "deployment": deployment,
+        "serverless": False,
+        "default": default,
+        "createTime": rfc3339(now),
+        "updateTime": rfc3339(now),
+        "state": "DEPLOYING",
+        "status": OK,
+    }
+    row = {
+        "account": account,
+        "id": dm_id,
+        "name": name,
+        "state": "DEPLOYING",
+        "create_time": now,
+        "update_time": now,
+        "next_at": now + ctx.options.ready_after,
+        "data": data,
+        "internal": {"fail": False},
+        "model": base,
+        "deployment": deployment,
+        "serverless": False,
+    }
+    insert_row(db, TABLE, row)
 
 
 def _check_serverless_quota(ctx: Ctx, db: sqlite3.Connection, account: str, lora_base: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from lorainfra.emulator import shapes
+from lorainfra.emulator import deployed_models, shapes
 from lorainfra.emulator import validation as v
 from lorainfra.emulator.clock import rfc3339
 from lorainfra.emulator.context import Ctx
@@ -259,6 +259,8 @@ def create(ctx: Ctx, account: str, body: dict[str, Any], query: dict[str, str]) 
         if _flag(query, "validateOnly"):
             return data
         insert_row(db, TABLE, {**row, "next_at": now + ctx.options.ready_after, "data": data})
+        if ctx.options.auto_deploy_base and not _flag(query, "disableAutoDeploy"):
+            deployed_models.deploy_base(ctx, db, account, name, spec["baseModel"], now)
         return data
 
 
@@ -315,7 +317,7 @@ def update(
         if spec == current:
             return row["data"]
         if current.get("enableAddons") and not spec.get("enableAddons"):
-            _unload_all(db, row["name"], now, now + ctx.options.delete_after)
+            _unload_all(db, row["name"], now, now + ctx.options.delete_after, keep=current["baseModel"])
         if (spec["minReplicaCount"], spec["maxReplicaCount"]) != (
             current["minReplicaCount"],
             current["maxReplicaCount"],
@@ -354,9 +356,9 @@ def delete(ctx: Ctx, account: str, deployment_id: str, query: dict[str, str]) ->
         row = _live(db, account, deployment_id)
         if row["state"] in ("DELETED", "DELETING") and not hard:
             return {}
-        loaded = db.execute(
-            "SELECT COUNT(*) FROM deployed_models WHERE deployment = ? AND state != 'UNDEPLOYING'",
-            (row["name"],),
+        loaded = db.execute(  # the base model's own copy (auto-deploy) does not make it "in use"
+            "SELECT COUNT(*) FROM deployed_models WHERE deployment = ? AND state != 'UNDEPLOYING' AND model != ?",
+            (row["name"], spec_of(row["data"])["baseModel"]),
         ).fetchone()[0]
         if loaded and not ignore:
             raise precondition(
@@ -372,13 +374,13 @@ def delete(ctx: Ctx, account: str, deployment_id: str, query: dict[str, str]) ->
     return {}
 
 
-def _unload_all(db: sqlite3.Connection, deployment: str, now: float, end: float) -> None:
-    """Move every LoRA on ``deployment`` to UNDEPLOYING (gone at ``end``)."""
+def _unload_all(db: sqlite3.Connection, deployment: str, now: float, end: float, keep: str = "") -> None:
+    """Move every deployed model on ``deployment`` but ``keep`` (its base copy) to UNDEPLOYING (gone at ``end``)."""
     db.execute(
         "UPDATE deployed_models SET state = 'UNDEPLOYING', next_at = ?, update_time = ?, data = "
         "json_set(data, '$.state', 'UNDEPLOYING', '$.updateTime', ?) WHERE deployment = ? AND "
-        "state != 'UNDEPLOYING'",
-        (end, now, rfc3339(now), deployment),
+        "state != 'UNDEPLOYING' AND model != ?",
+        (end, now, rfc3339(now), deployment, keep),
     )
 
 
