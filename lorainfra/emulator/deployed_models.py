@@ -241,7 +241,7 @@ def deploy_base(
     deployment. A live-merge deployment (a PEFT model as ``baseModel``) gets none.
     """
     model = get_row(db, "models", base)
-    if model is None or model["data"].get("kind") in ("HF_PEFT_ADDON", "KIND_UNSPECIFIED"):
+    if model is None or v.is_peft(model["data"]):
         return
     dm_id = ctx.random_id(base.rsplit("/", 1)[1], 6)
     name = name_of(account, dm_id)

@@ -163,7 +163,7 @@ def _check_refs(
         raise invalid(
             f"model {base_name!r} of kind {kind} cannot be deployed as a base model", field="baseModel"
         )
-    live_merge = kind == "HF_PEFT_ADDON" or (kind == "KIND_UNSPECIFIED" and "peftDetails" in mdata)
+    live_merge = v.is_peft(mdata)
     resolved = shapes.resolve_base(db, base_name)
     if live_merge and spec.get("enableAddons"):
         raise invalid(
