@@ -147,3 +147,25 @@ def test_unreachable_server_is_a_differs_row_not_a_traceback() -> None:
 
     report = run_probe("http://server", ACCOUNT, KEY, transport=httpx.MockTransport(down))
     assert not report.ok and "ConnectError" in report.checks[0].observed
+
+
+def test_rate_limit_headers_are_reported(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "lorainfra",
+        "emulator",
+        "serve",
+        "--db",
+        str(tmp_path / "e.db"),
+        "--max-rps",
+        "1000",
+        "--auto-deploy-base",
+    ]
+    with EmulatorProcess(
+        lambda port: [*command, "--port", str(port)], log=tmp_path / "served.log", env={**os.environ}
+    ) as emu:
+        report = run_probe(emu.url, ACCOUNT, KEY)
+    assert report.ok, report.to_json()
+    assert {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests"} <= set(report.rate_headers)
+    assert "x-ratelimit-limit-requests" in report.checks[-1].observed
