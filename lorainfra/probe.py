@@ -145,8 +145,17 @@ def run_probe(
         base_url=endpoint.rstrip("/"), headers=headers, transport=transport, timeout=timeout
     ) as http:
         client = ReadOnlyClient(http, account)
-        checks = tuple(probe.check(client, base_model) for probe in probes(account, base_model))
+        checks = tuple(
+            _redacted(probe.check(client, base_model), api_key) for probe in probes(account, base_model)
+        )
     return ProbeReport(public_endpoint(endpoint), account, checks, tuple(sorted(client.rate_headers)))
+
+
+def _redacted(check: Check, secret: str) -> Check:
+    """A server that echoes the API key (in an error message, say) must not put it into the report."""
+    if not secret or secret not in check.observed:
+        return check
+    return Check(check.name, check.assumption, check.observed.replace(secret, "<redacted>"), check.ok)
 
 
 # --- checks ------------------------------------------------------------------------------------------------

@@ -169,3 +169,14 @@ def test_rate_limit_headers_are_reported(tmp_path: Path) -> None:
     assert report.ok, report.to_json()
     assert {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests"} <= set(report.rate_headers)
     assert "x-ratelimit-limit-requests" in report.checks[-1].observed
+
+
+def test_a_server_echoing_the_key_does_not_leak_it_into_the_report() -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            401, json={"code": 16, "message": f"bad key {request.headers['authorization']}"}
+        )
+
+    report = run_probe("http://server", ACCOUNT, KEY, transport=httpx.MockTransport(echo))
+    assert "bad key Bearer <redacted>" in report.checks[0].observed
+    assert KEY not in json.dumps(report.to_json())
