@@ -23,6 +23,18 @@ def serve(
     fail_pattern: Annotated[str | None, typer.Option("--fail-pattern", help="Regex: matching resources go FAILED.")] = None,
     fault_seed: Annotated[int | None, typer.Option("--fault-seed", help="Seed for repeatable faults.")] = None,
     serverless_limit: Annotated[int, typer.Option("--serverless-limit", help="Serverless LoRAs per account.")] = 100,
+    serverless_per_base_limit: Annotated[int, typer.Option(
+        "--serverless-per-base-limit", help="Serverless LoRAs per base model per account (documented: 3).")] = 3,
+    serverless_idle_unload: Annotated[bool, typer.Option(
+        "--serverless-idle-unload/--no-serverless-idle-unload",
+        help="Unload serverless LoRAs after a week without use.")] = True,
+    max_rps: Annotated[float | None, typer.Option(
+        "--max-rps", min=0.001,
+        help="Answer 429 + Retry-After past this many requests/s per account (Fireworks documents "
+             "6,000/min = 100/s per account). Default: no limit.")] = None,
+    auto_deploy_base: Annotated[bool, typer.Option(
+        "--auto-deploy-base/--no-auto-deploy-base",
+        help="Creating a deployment also lists its base model in deployedModels (as Fireworks does).")] = False,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="LORAINFRA_EMULATOR_API_KEY",
                                                 help="Accept only this bearer token (default: any).")] = None,
 ) -> None:
@@ -36,7 +48,9 @@ def serve(
     options = EmulatorOptions(
         ready_after=ready_after, deployed_after=deployed_after, delete_after=delete_after, latency_ms=latency_ms,
         fault_rate=fault_rate, fail_pattern=fail_pattern, fault_seed=fault_seed, serverless_limit=serverless_limit,
-        api_key=api_key,
+        serverless_per_base_limit=serverless_per_base_limit,
+        serverless_idle_unload_after=EmulatorOptions.serverless_idle_unload_after if serverless_idle_unload else None,
+        max_rps=max_rps, auto_deploy_base=auto_deploy_base, api_key=api_key,
     )
     if fail_pattern:
         import re

@@ -21,6 +21,7 @@ from lorainfra.emulator.context import Ctx
 from lorainfra.emulator.errors import NOT_FOUND, UNAUTHENTICATED, UNIMPLEMENTED, RpcError, invalid
 from lorainfra.emulator.faults import FaultInjector
 from lorainfra.emulator.options import EmulatorOptions
+from lorainfra.emulator.ratelimit import RateLimiter
 from lorainfra.emulator.store import Store
 
 __all__ = ["Emulator", "EmulatorOptions"]
@@ -49,7 +50,7 @@ class Emulator:
             shapes.install(db)
         self.starlette_app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=METHODS)])
         self.faults = FaultInjector(self.starlette_app, options)
-        self.app = self.faults
+        self.app = RateLimiter(self.faults, options.max_rps, clock or time.time)
 
     # --- clock -------------------------------------------------------------------------------------------
 

@@ -10,12 +10,12 @@ from lorainfra.emulator.clock import rfc3339
 from lorainfra.emulator.context import Ctx
 from lorainfra.emulator.errors import (
     ABORTED,
-    RESOURCE_EXHAUSTED,
     RpcError,
     already_exists,
     invalid,
     not_found,
     precondition,
+    quota_exceeded,
 )
 from lorainfra.emulator.paging import ListQuery, run_list
 from lorainfra.emulator.store import (
@@ -72,7 +72,10 @@ def settle(ctx: Ctx, db: sqlite3.Connection, now: float) -> None:
     for row, t in due_rows(db, TABLE, now):
         if row["state"] in ("DEPLOYING", "UPDATING"):
             if row["internal"].get("fail"):
-                failure = {"code": "INTERNAL", "message": "failed to load model (emulator fail_pattern matched)"}
+                failure = {
+                    "code": "INTERNAL",
+                    "message": "failed to load model (emulator fail_pattern matched)",
+                }
                 _save(db, row, "STATE_UNSPECIFIED", None, t, failure)
             else:
                 idle = ctx.options.serverless_idle_unload_after if row["serverless"] else None
@@ -125,18 +128,14 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
         lora_base = mdata["peftDetails"]["baseModel"]
         replaced: list[dict[str, Any]] = []
         if serverless:
-            base = get_row(db, "models", lora_base)
-            if base is None or not base["data"].get("supportsServerless"):
+            if lora_base not in ctx.options.serverless_lora_bases:
                 raise invalid(
-                    f"base model {lora_base!r} does not support serverless LoRA", field="serverless"
+                    f"LoRAs on base model {lora_base!r} cannot be loaded onto serverless (supported bases: "
+                    f"{', '.join(ctx.options.serverless_lora_bases) or 'none'}); use a dedicated deployment",
+                    field="serverless",
                 )
             same = _active(db, "account = ? AND serverless = 1 AND model = ?", (account, spec["model"]))
-            count = db.execute(
-                f"SELECT COUNT(*) FROM {TABLE} WHERE account = ? AND serverless = 1 AND "
-                "state != 'UNDEPLOYING'",
-                (account,),
-            ).fetchone()[0]
-            limit, where = ctx.options.serverless_limit, "serverless"
+            count, limit, where = 0, 1, "serverless"
         else:
             if not deployment.startswith(f"accounts/{account}/deployments/"):
                 raise not_found("deployment", deployment)
@@ -154,7 +153,11 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
                         f"deployment {deployment!r} uses hot reload; pass replaceMergedAddon=true",
                         reason="REPLACE_MERGED_ADDON_REQUIRED",
                     )
-                replaced = _active(db, "deployment = ? AND state != 'UNDEPLOYING'", (deployment,))
+                replaced = _active(
+                    db,
+                    "deployment = ? AND state != 'UNDEPLOYING' AND model != ?",
+                    (deployment, ddata["baseModel"]),
+                )
             elif not ddata.get("enableAddons"):
                 raise precondition(
                     f"deployment {deployment!r} does not have enableAddons=true", reason="ADDONS_DISABLED"
@@ -168,7 +171,8 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
                 )
             same = _active(db, "deployment = ? AND model = ?", (deployment, spec["model"]))
             count = db.execute(
-                f"SELECT COUNT(*) FROM {TABLE} WHERE deployment = ? AND state != 'UNDEPLOYING'", (deployment,)
+                f"SELECT COUNT(*) FROM {TABLE} WHERE deployment = ? AND state != 'UNDEPLOYING' AND model != ?",
+                (deployment, ddata["baseModel"]),
             ).fetchone()[0] - len(replaced)
             limit, where = MAX_PER_DEPLOYMENT, deployment
         for other in same:
@@ -180,10 +184,10 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
                     reason="UNLOAD_IN_PROGRESS",
                 )
             raise already_exists("deployed model", f"{other['name']} ({spec['model']} on {where})")
-        if count >= limit:
-            raise RpcError(
-                RESOURCE_EXHAUSTED, f"at most {limit} LoRAs may be loaded on {where}", reason="LORA_LIMIT"
-            )
+        if serverless:
+            _check_serverless_quota(ctx, db, account, lora_base)
+        elif count >= limit:
+            raise quota_exceeded(f"at most {limit} LoRAs may be loaded on {where}", "LORA_LIMIT")
         for old in replaced:
             _save(db, old, "UNDEPLOYING", now + ctx.options.delete_after, now)
         model_id = spec["model"].rsplit("/", 1)[1]
@@ -226,6 +230,70 @@ def load(ctx: Ctx, account: str, body: dict[str, Any], replace_merged: bool) -> 
             },
         )
         return data
+
+
+def deploy_base(
+    ctx: Ctx, db: sqlite3.Connection, account: str, deployment: str, base: str, now: float
+) -> None:
+    """The base model's own row on a new deployment (what create does unless ``disableAutoDeploy``).
+
+    Not a LoRA: it is not counted as loaded, not unloaded with ``enableAddons=false`` and goes with the
+    deployment. A live-merge deployment (a PEFT model as ``baseModel``) gets none.
+    """
+    model = get_row(db, "models", base)
+    if model is None or v.is_peft(model["data"]):
+        return
+    dm_id = ctx.random_id(base.rsplit("/", 1)[1], 6)
+    name = name_of(account, dm_id)
+    default = _default_holder(db, account, base) is None
+    data = {
+        "name": name,
+        "model": base,
+        "deployment": deployment,
+        "serverless": False,
+        "default": default,
+        "createTime": rfc3339(now),
+        "updateTime": rfc3339(now),
+        "state": "DEPLOYING",
+        "status": OK,
+    }
+    row = {
+        "account": account,
+        "id": dm_id,
+        "name": name,
+        "state": "DEPLOYING",
+        "create_time": now,
+        "update_time": now,
+        "next_at": now + ctx.options.ready_after,
+        "data": data,
+        "internal": {"fail": False},
+        "model": base,
+        "deployment": deployment,
+        "serverless": False,
+    }
+    insert_row(db, TABLE, row)
+
+
+def _check_serverless_quota(ctx: Ctx, db: sqlite3.Connection, account: str, lora_base: str) -> None:
+    """The account-wide serverless limit, then the per-base-model one (copies being unloaded do not count)."""
+    rows = db.execute(
+        f"SELECT json_extract(m.data, '$.peftDetails.baseModel') AS base FROM {TABLE} d "
+        "LEFT JOIN models m ON m.name = d.model WHERE d.account = ? AND d.serverless = 1 "
+        "AND d.state != 'UNDEPLOYING'",
+        (account,),
+    ).fetchall()
+    total, limit = len(rows), ctx.options.serverless_limit
+    if total >= limit:
+        raise quota_exceeded(
+            f"at most {limit} serverless LoRAs may be loaded in account {account!r}", "SERVERLESS_LORA_LIMIT"
+        )
+    on_base, per_base = sum(1 for r in rows if r["base"] == lora_base), ctx.options.serverless_per_base_limit
+    if on_base >= per_base:
+        raise quota_exceeded(
+            f"at most {per_base} serverless LoRAs per base model may be loaded at a time ({on_base} on "
+            f"{lora_base!r}); unload one to free a slot",
+            "SERVERLESS_LORA_LIMIT",
+        )
 
 
 def _default_holder(db: sqlite3.Connection, account: str, model: str) -> str | None:

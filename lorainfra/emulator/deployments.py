@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from lorainfra.emulator import shapes
+from lorainfra.emulator import deployed_models, shapes
 from lorainfra.emulator import validation as v
 from lorainfra.emulator.clock import rfc3339
 from lorainfra.emulator.context import Ctx
@@ -163,7 +163,7 @@ def _check_refs(
         raise invalid(
             f"model {base_name!r} of kind {kind} cannot be deployed as a base model", field="baseModel"
         )
-    live_merge = kind == "HF_PEFT_ADDON" or (kind == "KIND_UNSPECIFIED" and "peftDetails" in mdata)
+    live_merge = v.is_peft(mdata)
     resolved = shapes.resolve_base(db, base_name)
     if live_merge and spec.get("enableAddons"):
         raise invalid(
@@ -180,10 +180,15 @@ def _check_refs(
             raise invalid(
                 "acceptShapelessRisk cannot be combined with deploymentShape", field="deploymentShape"
             )
-        if accel:
-            raise invalid(
-                "acceleratorType must not be set together with deploymentShape", field="acceleratorType"
-            )
+        for key, unset in (
+            ("acceleratorType", "ACCELERATOR_TYPE_UNSPECIFIED"),
+            ("acceleratorCount", 0),
+            ("precision", "PRECISION_UNSPECIFIED"),
+        ):
+            if spec.get(key) not in (None, unset):
+                raise invalid(
+                    f"{key} must not be set together with deploymentShape (the shape sets it)", field=key
+                )
         version = shapes.resolve(db, account, shape, resolved, bool(spec.get("enableAddons")), skip_shape)
         spec["deploymentShape"] = version["name"]
     else:
@@ -254,6 +259,8 @@ def create(ctx: Ctx, account: str, body: dict[str, Any], query: dict[str, str]) 
         if _flag(query, "validateOnly"):
             return data
         insert_row(db, TABLE, {**row, "next_at": now + ctx.options.ready_after, "data": data})
+        if ctx.options.auto_deploy_base and not _flag(query, "disableAutoDeploy"):
+            deployed_models.deploy_base(ctx, db, account, name, spec["baseModel"], now)
         return data
 
 
@@ -295,12 +302,22 @@ def update(
                 field="baseModel",
                 reason="IMMUTABLE_FIELD",
             )
+        accel = spec.get("acceleratorType")
+        if accel not in (None, current.get("acceleratorType", accel)):
+            raise invalid(
+                f"acceleratorType cannot be changed on an existing deployment (current "
+                f"{current['acceleratorType']!r}); create a new deployment",
+                field="acceleratorType",
+                reason="IMMUTABLE_FIELD",
+            )
         spec = apply_defaults(spec)
         _check_refs(
             ctx, db, account, spec, skip_shape=_flag(query, "skipShapeValidation"), accept_shapeless=False
         )
         if spec == current:
             return row["data"]
+        if current.get("enableAddons") and not spec.get("enableAddons"):
+            _unload_all(db, row["name"], now, now + ctx.options.delete_after, keep=current["baseModel"])
         if (spec["minReplicaCount"], spec["maxReplicaCount"]) != (
             current["minReplicaCount"],
             current["maxReplicaCount"],
@@ -339,9 +356,9 @@ def delete(ctx: Ctx, account: str, deployment_id: str, query: dict[str, str]) ->
         row = _live(db, account, deployment_id)
         if row["state"] in ("DELETED", "DELETING") and not hard:
             return {}
-        loaded = db.execute(
-            "SELECT COUNT(*) FROM deployed_models WHERE deployment = ? AND state != 'UNDEPLOYING'",
-            (row["name"],),
+        loaded = db.execute(  # the base model's own copy (auto-deploy) does not make it "in use"
+            "SELECT COUNT(*) FROM deployed_models WHERE deployment = ? AND state != 'UNDEPLOYING' AND model != ?",
+            (row["name"], spec_of(row["data"])["baseModel"]),
         ).fetchone()[0]
         if loaded and not ignore:
             raise precondition(
@@ -350,17 +367,21 @@ def delete(ctx: Ctx, account: str, deployment_id: str, query: dict[str, str]) ->
                 reason="DEPLOYMENT_IN_USE",
             )
         if loaded:
-            end = now + ctx.options.delete_after
-            db.execute(
-                "UPDATE deployed_models SET state = 'UNDEPLOYING', next_at = ?, update_time = ?, data = "
-                "json_set(data, '$.state', 'UNDEPLOYING', '$.updateTime', ?) WHERE deployment = ? AND "
-                "state != 'UNDEPLOYING'",
-                (end, now, rfc3339(now), row["name"]),
-            )
+            _unload_all(db, row["name"], now, now + ctx.options.delete_after)
         row["internal"]["hard"] = hard
         row["update_time"] = now
         _save(db, row, "DELETING", now + ctx.options.delete_after)
     return {}
+
+
+def _unload_all(db: sqlite3.Connection, deployment: str, now: float, end: float, keep: str = "") -> None:
+    """Move every deployed model on ``deployment`` but ``keep`` (its base copy) to UNDEPLOYING (gone at ``end``)."""
+    db.execute(
+        "UPDATE deployed_models SET state = 'UNDEPLOYING', next_at = ?, update_time = ?, data = "
+        "json_set(data, '$.state', 'UNDEPLOYING', '$.updateTime', ?) WHERE deployment = ? AND "
+        "state != 'UNDEPLOYING' AND model != ?",
+        (end, now, rfc3339(now), deployment, keep),
+    )
 
 
 def undelete(ctx: Ctx, account: str, deployment_id: str) -> dict[str, Any]:

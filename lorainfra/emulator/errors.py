@@ -108,5 +108,10 @@ def already_exists(what: str, name: str) -> RpcError:
     return RpcError(ALREADY_EXISTS, f"{what} {name!r} already exists", metadata={"resource": name})
 
 
+def quota_exceeded(message: str, reason: str) -> RpcError:
+    """A quota (not a rate) is used up: RESOURCE_EXHAUSTED without Retry-After; retrying will not help."""
+    return RpcError(RESOURCE_EXHAUSTED, message, reason=reason, metadata={"kind": "quota"})
+
+
 def precondition(message: str, *, reason: str = "FAILED_PRECONDITION") -> RpcError:
     return RpcError(FAILED_PRECONDITION, message, reason=reason)

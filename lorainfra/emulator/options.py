@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The only base documented for serverless LoRAs (docs.fireworks.ai/serverless/specialized-model-inference/overview).
+SERVERLESS_LORA_BASES = ("accounts/fireworks/models/glm-5p3-flash",)
+
 
 @dataclass(frozen=True)
 class EmulatorOptions:
@@ -19,6 +22,12 @@ class EmulatorOptions:
     fail_pattern: str | None = None  # regex on deployment IDs / model names that end FAILED
     fault_seed: int | None = None
     serverless_limit: int = 100  # serverless LoRAs per account
+    # serverless LoRAs per base model per account (the documented Preview limit)
+    serverless_per_base_limit: int = 3
+    serverless_lora_bases: tuple[str, ...] = SERVERLESS_LORA_BASES  # bases that take serverless LoRAs
     idle_delete_after: float = 7 * 86400  # minReplicaCount==0 deployments auto-deleted after this idle time
-    serverless_idle_unload_after: float = 7 * 86400  # serverless LoRAs auto-unloaded after this idle time
+    serverless_idle_unload_after: float | None = 7 * 86400  # serverless LoRAs auto-unloaded (None: never)
+    max_rps: float | None = None  # account request rate limit (requests per second); None: no limit
+    # create also deploys the base model onto the deployment (a deployedModels row that is not a LoRA)
+    auto_deploy_base: bool = False
     purge_after: float = 7 * 86400  # soft-deleted deployments are purged (404) this long after deleteTime

@@ -132,6 +132,12 @@ def check_id(value: object, *, what: str, field: str) -> str:
     return value
 
 
+def is_peft(model: dict[str, Any]) -> bool:
+    """Whether a Model (wire form) is a LoRA: kind HF_PEFT_ADDON (the default), or unspecified with peftDetails."""
+    kind = model.get("kind", "HF_PEFT_ADDON")
+    return kind == "HF_PEFT_ADDON" or (kind == "KIND_UNSPECIFIED" and "peftDetails" in model)
+
+
 def check_enum(value: object, allowed: tuple[str, ...], *, field: str) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise invalid(f"{field}: invalid value {value!r}; expected one of {', '.join(allowed)}", field=field)
