@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from lorainfra.errors import StateError
 from lorainfra.state.model import State
 
 
@@ -32,6 +33,37 @@ class HistoryEntry:
     written_at: str
     who: str
     operation: str
+
+
+def write_base(
+    state: State,
+    *,
+    stored_lineage: str,
+    stored_serial: int,
+    stored_text: str | None,
+    unconfirmed: str | None,
+    where: str,
+) -> int:
+    """The serial a write of ``state`` goes on top of (the compare-and-swap rule of every backend).
+
+    The stored version must be of the same lineage and at ``state.serial``, or be exactly the
+    writer's own ``unconfirmed`` version: a write of this writer that landed although it reported an
+    error (a failed fsync after the rename, a COMMIT whose answer was lost). That one is one serial
+    above what the writer believes, and the next write goes on top of it.
+    """
+    if stored_lineage != state.lineage:
+        raise StateError(
+            f"state lineage {state.lineage} does not match the stored lineage {stored_lineage} "
+            f"({where}): this state belongs to another project"
+        )
+    if stored_serial == state.serial:
+        return stored_serial
+    if unconfirmed is not None and stored_serial == state.serial + 1 and stored_text == unconfirmed:
+        return stored_serial
+    raise StateError(
+        f"state was changed by another writer: expected serial {state.serial}, found {stored_serial} "
+        f"({where}); run the command again"
+    )
 
 
 class StateBackend(Protocol):

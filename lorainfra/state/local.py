@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo
+from lorainfra.state.backend import HistoryEntry, LockInfo, write_base
 from lorainfra.state.lockfile import (
     POLL_INTERVAL,
     Clock,
@@ -59,9 +59,16 @@ class LocalBackend:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.mutex_path = self.path.with_name(self.path.name + ".write.lock")
         self.backup_dir = self.path.with_name(self.path.name + ".backup")
+        self._unconfirmed: str | None = None  # text of our last write if it may have landed unreported
 
     def describe(self) -> str:
         return f"local file {self.path}"
+
+    @property
+    def backups(self) -> Path:
+        """The backup folder, refused if it is a symbolic link (see ``refuse_symlink``)."""
+        refuse_symlink(self.backup_dir)
+        return self.backup_dir
 
     # -- reading --
     def read(self) -> State | None:
@@ -72,10 +79,10 @@ class LocalBackend:
         current = self.read()
         if current is not None and current.serial == serial:
             return current
-        text = self._read_text(self.backup_dir / f"{serial}.json")
+        text = self._read_text(self.backups / f"{serial}.json")
         if text is None:
             return None
-        state = self._parse(text, self.backup_dir / f"{serial}.json")
+        state = self._parse(text, self.backups / f"{serial}.json")
         if current is not None and state.lineage != current.lineage:
             return None
         return state
@@ -86,7 +93,7 @@ class LocalBackend:
         meta = {(m["lineage"], m["serial"]): m for m in self._read_history_meta()}
         versions: list[tuple[int, str, Path]] = []
         for serial in self._backup_serials():
-            path = self.backup_dir / f"{serial}.json"
+            path = self.backups / f"{serial}.json"
             text = self._read_text(path)
             if text is None:
                 continue
@@ -118,31 +125,44 @@ class LocalBackend:
 
     # -- writing --
     def write(self, state: State, *, operation: str = "") -> State:
+        """Compare-and-swap write; the rename of ``state.json`` is the commit point.
+
+        The previous version's backup and the new version's history line are written first, so a
+        write that fails leaves the state where it was (a history line for a version that never
+        landed is harmless: history lists the versions it finds, and the next write of that serial
+        replaces the line). Pruning old backups comes after the commit and never fails the write.
+        """
         _mkdir(self.path.parent)
         with self._write_mutex():
             old_text = self._read_text(self.path)
             current = None if old_text is None else self._parse(old_text, self.path)
+            base = state.serial
             if current is not None:
-                if current.lineage != state.lineage:
-                    raise StateError(
-                        f"state lineage {state.lineage} does not match the stored lineage "
-                        f"{current.lineage} ({self.describe()}): this state belongs to another project"
-                    )
-                if current.serial != state.serial:
-                    raise StateError(
-                        f"state was changed by another writer: expected serial {state.serial}, "
-                        f"found {current.serial} ({self.describe()}); run the command again"
-                    )
-            new = replace(state, serial=state.serial + 1)
+                base = write_base(
+                    state,
+                    stored_lineage=current.lineage,
+                    stored_serial=current.serial,
+                    stored_text=old_text,
+                    unconfirmed=self._unconfirmed,
+                    where=self.describe(),
+                )
+            if base != state.serial and current == replace(state, serial=base):
+                self._unconfirmed = None
+                return current  # a retry of a write that landed: nothing new to store
+            new = replace(state, serial=base + 1)
+            text = new.dumps()
+            self._unconfirmed = text  # from here on the outcome may be unknown to the caller
             try:
                 self._remove_stale_temps()
                 if current is not None and old_text is not None:
                     self._keep_backup(current, old_text)
-                atomic_write(self.path, new.dumps())
                 self._record_history(new, rfc3339(self.clock()), self.who, operation)
-                self._prune_backups()
+                atomic_write(self.path, text)
             except OSError as exc:
-                raise StateError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+                raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
+            self._unconfirmed = None
+            with contextlib.suppress(OSError):
+                self._prune_backups()
             return new
 
     def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
@@ -238,7 +258,7 @@ class LocalBackend:
     def _lock_is_held(self) -> bool:
         """Whether some open fd (any process, this one included) holds the flock on the lock file."""
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = _open(self.lock_path, os.O_RDONLY)
         except FileNotFoundError:
             return False
         try:
@@ -260,8 +280,8 @@ class LocalBackend:
             os.close(fd)
 
     def _keep_backup(self, current: State, text: str) -> None:
-        self.backup_dir.mkdir(exist_ok=True, mode=0o700)
-        target = self.backup_dir / f"{current.serial}.json"
+        self.backups.mkdir(exist_ok=True, mode=0o700)
+        target = self.backups / f"{current.serial}.json"
         existing = self._read_text(target)
         if existing is not None and existing != text:
             # A version of another lineage (state file deleted and started over): keep it aside.
@@ -269,13 +289,13 @@ class LocalBackend:
                 other = State.loads(existing).lineage
             except StateError:
                 other = "unreadable"
-            os.replace(target, self.backup_dir / f"{current.serial}.{other}.json")
+            os.replace(target, self.backups / f"{current.serial}.{other}.json")
         if existing != text:
             atomic_write(target, text)
 
     def _backup_serials(self) -> list[int]:
         try:
-            names = [p.name for p in self.backup_dir.iterdir()]
+            names = [p.name for p in self.backups.iterdir()]
         except FileNotFoundError:
             return []
         return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
@@ -284,10 +304,10 @@ class LocalBackend:
         serials = self._backup_serials()
         for serial in serials[: max(0, len(serials) - self.keep_backups)]:
             with contextlib.suppress(FileNotFoundError):
-                (self.backup_dir / f"{serial}.json").unlink()
+                (self.backups / f"{serial}.json").unlink()
 
     def _read_history_meta(self) -> list[dict[str, Any]]:
-        text = self._read_text(self.backup_dir / HISTORY_FILE) or ""
+        text = self._read_text(self.backups / HISTORY_FILE) or ""
         out = []
         for line in text.splitlines():
             with contextlib.suppress(ValueError, TypeError):
@@ -297,7 +317,7 @@ class LocalBackend:
         return out
 
     def _record_history(self, new: State, written_at: str, who: str, operation: str) -> None:
-        self.backup_dir.mkdir(exist_ok=True, mode=0o700)
+        self.backups.mkdir(exist_ok=True, mode=0o700)
         kept = set(self._backup_serials()[-self.keep_backups :]) | {new.serial}
         entries = [
             e
@@ -314,11 +334,11 @@ class LocalBackend:
             }
         )
         lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
-        atomic_write(self.backup_dir / HISTORY_FILE, lines)
+        atomic_write(self.backups / HISTORY_FILE, lines)
 
     def _remove_stale_temps(self) -> None:
         """Temp files left by a writer that crashed before its rename (we hold the write mutex)."""
-        for folder in (self.path.parent, self.backup_dir):
+        for folder in (self.path.parent, self.backups):
             with contextlib.suppress(FileNotFoundError):
                 for p in folder.glob(".*.tmp"):
                     with contextlib.suppress(FileNotFoundError):
@@ -327,11 +347,18 @@ class LocalBackend:
     @staticmethod
     def _read_text(path: Path) -> str | None:
         try:
-            return path.read_text(encoding="utf-8")
+            fd = _open(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read()
         except OSError as exc:
             raise StateError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StateError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
     @staticmethod
     def _parse(text: str, path: Path) -> State:
@@ -353,6 +380,7 @@ def atomic_write(path: Path, text: str) -> None:
 
     Temp file in the same directory (mode 0600), fsync, rename over the target, fsync the directory.
     """
+    refuse_symlink(path)  # os.replace would silently put a regular file in the link's place
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)
@@ -388,10 +416,38 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _open(path: Path, flags: int) -> int:
+def symlink_error(path: Path) -> StateError:
     try:
-        return os.open(path, flags | os.O_CLOEXEC, 0o600)
+        to = f" (to {os.readlink(path)})"
+    except OSError:
+        to = ""
+    return StateError(
+        f"{path} is a symbolic link{to}: lorainfra never follows symbolic links for its state, backup, "
+        "history and lock files (a planted link could make it overwrite another file); replace the link "
+        "with the file itself, or set state.path in lorainfra.yaml to the real location"
+    )
+
+
+def refuse_symlink(path: Path) -> None:
+    """Raise StateError when ``path`` itself is a symbolic link (the folders above it may be links)."""
+    if path.is_symlink():
+        raise symlink_error(path)
+
+
+def _open(path: Path, flags: int) -> int:
+    """``os.open`` that never follows a symbolic link at ``path`` (nor blocks on a FIFO planted there).
+
+    FileNotFoundError passes through; every other failure is a StateError naming the file.
+    """
+    try:
+        return os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except FileNotFoundError:
+        if flags & os.O_CREAT:
+            raise StateError(f"cannot open {path}: its folder does not exist") from None
+        raise
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
+            raise symlink_error(path) from None
         raise StateError(f"cannot open {path}: {exc.strerror or exc}") from exc
 
 

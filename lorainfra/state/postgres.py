@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo
+from lorainfra.state.backend import HistoryEntry, LockInfo, write_base
 from lorainfra.state.lockfile import (
     POLL_INTERVAL,
     UNKNOWN_HOLDER,
@@ -114,6 +114,7 @@ class PostgresBackend:
         self.who = who
         self.clock = clock or utc_now
         self._schema_ready = False
+        self._unconfirmed: str | None = None  # text of our last write if its COMMIT may have landed unreported
         self._secrets = self._find_secrets(dsn)
 
     def describe(self) -> str:
@@ -204,9 +205,7 @@ class PostgresBackend:
 
     # -- writing --
     def write(self, state: State, *, operation: str = "") -> State:
-        new = replace(state, serial=state.serial + 1)
-        self._store(new, expected=state.serial, written_at=self.clock(), who=self.who, operation=operation)
-        return new
+        return self._store(state, expected=state.serial, written_at=self.clock(), who=self.who, operation=operation)
 
     def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
         """Add a version with its original serial and authorship (``state migrate``).
@@ -217,73 +216,76 @@ class PostgresBackend:
         self._store(state, expected=None, written_at=when, who=who, operation=operation)
 
     def _store(
-        self, new: State, *, expected: int | None, written_at: datetime, who: str, operation: str
-    ) -> None:
+        self, state: State, *, expected: int | None, written_at: datetime, who: str, operation: str
+    ) -> State:
+        """One transaction. ``expected`` given: a compare-and-swap write of ``state`` as the next serial
+        (see ``write_base``); None: ``state`` is stored with its own serial (imports)."""
         pg = _psycopg()
-        jsonb = pg.types.json.Jsonb(new.to_json())
-        text = new.dumps()
         with self._connect("write state") as conn:
             try:
                 with conn.transaction():
                     row = conn.execute(
-                        "SELECT lineage, serial FROM lorainfra_states WHERE workspace = %s FOR UPDATE",
+                        "SELECT lineage, serial, document_text FROM lorainfra_states "
+                        "WHERE workspace = %s FOR UPDATE",
                         (self.workspace,),
                     ).fetchone()
-                    if row is not None:
-                        self._check(row[0], row[1], new.lineage, expected)
-                    if row is None:
-                        conn.execute(
-                            "INSERT INTO lorainfra_states (workspace, lineage, serial, document, document_text, "
-                            "updated_at, updated_by, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                            (
-                                self.workspace,
-                                new.lineage,
-                                new.serial,
-                                jsonb,
-                                text,
-                                written_at,
-                                who,
-                                operation,
-                            ),
+                    new = state
+                    if expected is not None:
+                        base = expected
+                        if row is not None:
+                            base = write_base(
+                                state,
+                                stored_lineage=row[0],
+                                stored_serial=row[1],
+                                stored_text=row[2],
+                                unconfirmed=self._unconfirmed,
+                                where=self.describe(),
+                            )
+                            if base != state.serial and State.loads(row[2]) == replace(state, serial=base):
+                                self._unconfirmed = None
+                                return replace(state, serial=base)  # a retry of a write that landed
+                        new = replace(state, serial=base + 1)
+                    elif row is not None and row[0] != state.lineage:
+                        raise StateError(
+                            f"state lineage {state.lineage} does not match the stored lineage {row[0]} "
+                            f"({self.describe()}): this state belongs to another project"
                         )
-                    elif new.serial > row[1]:
-                        conn.execute(
-                            "UPDATE lorainfra_states SET lineage = %s, serial = %s, document = %s, "
-                            "document_text = %s, updated_at = %s, updated_by = %s, operation = %s "
-                            "WHERE workspace = %s",
-                            (
-                                new.lineage,
-                                new.serial,
-                                jsonb,
-                                text,
-                                written_at,
-                                who,
-                                operation,
-                                self.workspace,
-                            ),
-                        )
-                    conn.execute(
-                        "INSERT INTO lorainfra_state_history (workspace, serial, lineage, document, "
-                        "document_text, written_at, who, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                        (self.workspace, new.serial, new.lineage, jsonb, text, written_at, who, operation),
-                    )
+                    self._insert(conn, new, row_serial=None if row is None else row[1],
+                                 written_at=written_at, who=who, operation=operation)
+                    if expected is not None:
+                        self._unconfirmed = new.dumps()  # COMMIT may land although its answer is lost
             except pg.errors.UniqueViolation:
                 raise StateError(
-                    f"state was changed by another writer: serial {new.serial} of workspace "
+                    f"state was changed by another writer: serial {state.serial + 1} of workspace "
                     f"{self.workspace!r} was written meanwhile ({self.describe()}); run the command again"
                 ) from None
+        self._unconfirmed = None
+        return new
 
-    def _check(self, lineage: str, serial: int, new_lineage: str, expected: int | None) -> None:
-        if lineage != new_lineage:
-            raise StateError(
-                f"state lineage {new_lineage} does not match the stored lineage {lineage} "
-                f"({self.describe()}): this state belongs to another project"
+    def _insert(
+        self, conn: Any, new: State, *, row_serial: int | None, written_at: datetime, who: str, operation: str
+    ) -> None:
+        """Store ``new`` in the history and, when it is the newest, as the workspace's latest state."""
+        jsonb = _psycopg().types.json.Jsonb(new.to_json())
+        text = new.dumps()
+        if row_serial is None:
+            conn.execute(
+                "INSERT INTO lorainfra_states (workspace, lineage, serial, document, document_text, "
+                "updated_at, updated_by, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (self.workspace, new.lineage, new.serial, jsonb, text, written_at, who, operation),
             )
-        if expected is not None and serial != expected:
-            raise StateError(
-                f"state was changed by another writer: expected serial {expected}, found {serial} "
-                f"({self.describe()}); run the command again"
+        elif new.serial > row_serial:
+            conn.execute(
+                "UPDATE lorainfra_states SET lineage = %s, serial = %s, document = %s, "
+                "document_text = %s, updated_at = %s, updated_by = %s, operation = %s "
+                "WHERE workspace = %s",
+                (new.lineage, new.serial, jsonb, text, written_at, who, operation, self.workspace),
             )
+        conn.execute(
+            "INSERT INTO lorainfra_state_history (workspace, serial, lineage, document, "
+            "document_text, written_at, who, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (self.workspace, new.serial, new.lineage, jsonb, text, written_at, who, operation),
+        )
 
     # -- locking --
     def _lock_key(self, conn: Any) -> int:
