@@ -35,6 +35,32 @@ class HistoryEntry:
     operation: str
 
 
+class DamagedStateError(StateError):
+    """The current state version cannot be read; the message says which versions are kept and how to
+    make one of them current (``state pull --serial N`` + ``state push FILE --force``)."""
+
+
+def damaged_state_error(where: str, problem: str, kept: list[int], kept_in: str) -> DamagedStateError:
+    """The one message for a damaged current state, naming the kept versions and the recovery commands."""
+    text = f"the current state in {where} is damaged ({problem}); nothing was changed. "
+    if kept:
+        newest = max(kept)
+        span = f"serial {kept[0]}" if len(kept) == 1 else f"serials {min(kept)} to {newest}"
+        text += (
+            f"Earlier versions are kept in {kept_in} ({span}). To recover: list them with "
+            f"`lorainfra state history`, check one with `lorainfra state pull --serial {newest}`, then "
+            f"make it current with `lorainfra state pull --serial {newest} > restored.json` and "
+            "`lorainfra state push restored.json --force` (the damaged version is kept aside)"
+        )
+    else:
+        text += (
+            "No earlier version is kept: put back a copy from your own backups with "
+            "`lorainfra state push FILE --force`, or move the damaged state away and bring the live "
+            "objects back under management with `lorainfra import`"
+        )
+    return DamagedStateError(text)
+
+
 def write_base(
     state: State,
     *,
@@ -83,6 +109,15 @@ class StateBackend(Protocol):
         Compare-and-swap: the stored serial must equal ``state.serial`` and the lineage must match
         (or nothing is stored yet); the stored document gets ``serial + 1``, which is returned.
         Raises StateError if another writer got there first.
+        """
+        ...
+
+    def restore(self, state: State, *, operation: str = "") -> State:
+        """Replace a damaged current version (one ``read()`` refuses with DamagedStateError) by ``state``.
+
+        ``state`` must be of the lineage of the versions kept. It is stored above every serial the
+        store has seen and returned; the damaged version is kept aside. Refused when the current
+        version is readable (use ``write``).
         """
         ...
 

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo, write_base
+from lorainfra.state.backend import (
+    DamagedStateError,
+    HistoryEntry,
+    LockInfo,
+    damaged_state_error,
+    write_base,
+)
 from lorainfra.state.lockfile import (
     POLL_INTERVAL,
     Clock,
@@ -72,24 +78,61 @@ class LocalBackend:
 
     # -- reading --
     def read(self) -> State | None:
+        return self._read_current()[1]
+
+    def _read_current(self) -> tuple[str | None, State | None]:
+        """The state file's text and State; DamagedStateError (naming the kept backups) if unreadable."""
         text = self._read_text(self.path)
-        return None if text is None else self._parse(text, self.path)
+        if text is None:
+            return None, None
+        try:
+            return text, State.loads(text)
+        except StateError as exc:
+            kept = [s.serial for s in self._kept()]
+            raise damaged_state_error(str(self.path), str(exc), kept, str(self.backup_dir)) from None
+
+    def _readable_current(self) -> State | None:
+        """The current state, or None when there is none or it is damaged (history stays available)."""
+        try:
+            return self.read()
+        except DamagedStateError:
+            return None
+
+    def _kept(self) -> list[State]:
+        """The readable numbered backups, oldest first."""
+        out = []
+        for serial in self._backup_serials():
+            text = self._read_text(self.backups / f"{serial}.json")
+            with contextlib.suppress(StateError):
+                if text is not None:
+                    out.append(State.loads(text))
+        return out
+
+    def _lineage(self, current: State | None) -> str | None:
+        """The lineage history is about: the current state's, else (damaged) the newest backup's."""
+        if current is not None:
+            return current.lineage
+        if self.path.exists():
+            kept = self._kept()
+            return kept[-1].lineage if kept else None
+        return None
 
     def read_serial(self, serial: int) -> State | None:
-        current = self.read()
+        current = self._readable_current()
         if current is not None and current.serial == serial:
             return current
         text = self._read_text(self.backups / f"{serial}.json")
         if text is None:
             return None
         state = self._parse(text, self.backups / f"{serial}.json")
-        if current is not None and state.lineage != current.lineage:
+        lineage = self._lineage(current)
+        if lineage is not None and state.lineage != lineage:
             return None
         return state
 
     def history(self) -> Iterator[HistoryEntry]:
-        current = self.read()
-        lineage = current.lineage if current else None
+        current = self._readable_current()
+        lineage = self._lineage(current)
         meta = {(m["lineage"], m["serial"]): m for m in self._read_history_meta()}
         versions: list[tuple[int, str, Path]] = []
         for serial in self._backup_serials():
@@ -134,8 +177,7 @@ class LocalBackend:
         """
         _mkdir(self.path.parent)
         with self._write_mutex():
-            old_text = self._read_text(self.path)
-            current = None if old_text is None else self._parse(old_text, self.path)
+            old_text, current = self._read_current()
             base = state.serial
             if current is not None:
                 base = write_base(
@@ -165,6 +207,44 @@ class LocalBackend:
                 self._prune_backups()
             return new
 
+    def restore(self, state: State, *, operation: str = "") -> State:
+        """Replace a damaged ``state.json`` by ``state`` (see StateBackend.restore).
+
+        The damaged file is kept as ``state.json.backup/damaged.<time>.json``; the new serial is above
+        the damaged one (taken to be the newest backup's + 1: every write backs up its predecessor).
+        """
+        _mkdir(self.path.parent)
+        with self._write_mutex():
+            try:
+                current = self.read()
+            except DamagedStateError:
+                pass
+            else:
+                raise StateError(
+                    f"{self.describe()} is not damaged ({'serial ' + str(current.serial) if current else 'no state yet'}): "
+                    "there is nothing to restore; push the file without --force, or with it to go back to an "
+                    "older serial"
+                )
+            old_text = self._read_text(self.path) or ""
+            kept = self._kept()
+            if kept and kept[-1].lineage != state.lineage:
+                raise StateError(
+                    f"cannot restore: the file has lineage {state.lineage}, the versions kept in "
+                    f"{self.backup_dir} have lineage {kept[-1].lineage} (they belong to different projects)"
+                )
+            newest = kept[-1].serial if kept else 0
+            new = replace(state, serial=max(state.serial, newest + 1) + 1)
+            try:
+                self._remove_stale_temps()
+                self.backups.mkdir(exist_ok=True, mode=0o700)
+                stamp = rfc3339(self.clock()).replace(":", "").replace("-", "")
+                atomic_write(self.backups / f"damaged.{stamp}.json", old_text)
+                self._record_history(new, rfc3339(self.clock()), self.who, operation)
+                atomic_write(self.path, new.dumps())
+            except OSError as exc:
+                raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
+            return new
+
     def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
         """Add a version with its original serial and authorship (``state migrate``).
 
@@ -172,8 +252,7 @@ class LocalBackend:
         """
         _mkdir(self.path.parent)
         with self._write_mutex():
-            old_text = self._read_text(self.path)
-            current = None if old_text is None else self._parse(old_text, self.path)
+            old_text, current = self._read_current()
             if current is not None and current.lineage != state.lineage:
                 raise StateError(
                     f"state lineage {state.lineage} does not match the stored lineage "

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo, write_base
+from lorainfra.state.backend import HistoryEntry, LockInfo, damaged_state_error, write_base
 from lorainfra.state.lockfile import (
     POLL_INTERVAL,
     UNKNOWN_HOLDER,
@@ -179,7 +179,21 @@ class PostgresBackend:
             row = conn.execute(
                 "SELECT document_text FROM lorainfra_states WHERE workspace = %s", (self.workspace,)
             ).fetchone()
-        return None if row is None else State.loads(row[0])
+            return None if row is None else self._loads_current(conn, row[0])
+
+    def _loads_current(self, conn: Any, text: str) -> State:
+        """The latest state; DamagedStateError naming the versions kept in the history if unreadable."""
+        try:
+            return State.loads(text)
+        except StateError as exc:
+            kept = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT serial FROM lorainfra_state_history WHERE workspace = %s ORDER BY serial",
+                    (self.workspace,),
+                ).fetchall()
+            ]
+            raise damaged_state_error(self.describe(), str(exc), kept, "lorainfra_state_history") from None
 
     def read_serial(self, serial: int) -> State | None:
         with self._connect("read state history") as conn:
@@ -233,6 +247,7 @@ class PostgresBackend:
                     if expected is not None:
                         base = expected
                         if row is not None:
+                            current = self._loads_current(conn, row[2])
                             base = write_base(
                                 state,
                                 stored_lineage=row[0],
@@ -241,7 +256,7 @@ class PostgresBackend:
                                 unconfirmed=self._unconfirmed,
                                 where=self.describe(),
                             )
-                            if base != state.serial and State.loads(row[2]) == replace(state, serial=base):
+                            if base != state.serial and current == replace(state, serial=base):
                                 self._unconfirmed = None
                                 return replace(state, serial=base)  # a retry of a write that landed
                         new = replace(state, serial=base + 1)
@@ -260,6 +275,35 @@ class PostgresBackend:
                     f"{self.workspace!r} was written meanwhile ({self.describe()}); run the command again"
                 ) from None
         self._unconfirmed = None
+        return new
+
+    def restore(self, state: State, *, operation: str = "") -> State:
+        """Replace a damaged latest state by ``state`` (see StateBackend.restore).
+
+        The history keeps the version of the damaged serial as lorainfra wrote it.
+        """
+        with self._connect("restore state") as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT lineage, serial, document_text FROM lorainfra_states WHERE workspace = %s FOR UPDATE",
+                (self.workspace,),
+            ).fetchone()
+            try:
+                current = None if row is None else State.loads(row[2])
+            except StateError:
+                pass
+            else:
+                raise StateError(
+                    f"{self.describe()} is not damaged ({'serial ' + str(current.serial) if current else 'no state yet'}): "
+                    "there is nothing to restore; push the file without --force, or with it to go back to an "
+                    "older serial"
+                )
+            if row[0] != state.lineage:
+                raise StateError(
+                    f"cannot restore: the file has lineage {state.lineage}, the stored state has lineage "
+                    f"{row[0]} (they belong to different projects)"
+                )
+            new = replace(state, serial=max(state.serial, row[1]) + 1)
+            self._insert(conn, new, row_serial=row[1], written_at=self.clock(), who=self.who, operation=operation)
         return new
 
     def _insert(
