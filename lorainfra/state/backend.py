@@ -35,6 +35,16 @@ class HistoryEntry:
     operation: str
 
 
+@dataclass(frozen=True)
+class Version:
+    """A state version with its original authorship, as ``state migrate`` copies it."""
+
+    state: State
+    written_at: str  # RFC 3339, or "" for now
+    who: str
+    operation: str
+
+
 class DamagedStateError(StateError):
     """The current state version cannot be read; the message says which versions are kept and how to
     make one of them current (``state pull --serial N`` + ``state push FILE --force``)."""

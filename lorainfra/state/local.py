@@ -10,7 +10,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from lorainfra.state.backend import (
     DamagedStateError,
     HistoryEntry,
     LockInfo,
+    Version,
     damaged_state_error,
     write_base,
 )
@@ -198,7 +199,7 @@ class LocalBackend:
                 self._remove_stale_temps()
                 if current is not None and old_text is not None:
                     self._keep_backup(current, old_text)
-                self._record_history(new, rfc3339(self.clock()), self.who, operation)
+                self._record_history([(new, rfc3339(self.clock()), self.who, operation)])
                 atomic_write(self.path, text)
             except OSError as exc:
                 raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
@@ -239,38 +240,52 @@ class LocalBackend:
                 self.backups.mkdir(exist_ok=True, mode=0o700)
                 stamp = rfc3339(self.clock()).replace(":", "").replace("-", "")
                 atomic_write(self.backups / f"damaged.{stamp}.json", old_text)
-                self._record_history(new, rfc3339(self.clock()), self.who, operation)
+                self._record_history([(new, rfc3339(self.clock()), self.who, operation)])
                 atomic_write(self.path, new.dumps())
             except OSError as exc:
                 raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
             return new
 
-    def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
-        """Add a version with its original serial and authorship (``state migrate``).
+    def import_versions(self, versions: Sequence[Version]) -> None:
+        """Add versions with their original serials and authorship (``state migrate``), all or nothing.
 
-        A version newer than the stored one becomes the state file; an older one becomes a backup.
+        The newest version above the stored one becomes the state file; every other one becomes a
+        backup. Backups and history are written first and the state file last, so a migrate killed
+        midway leaves the stored state as it was (or none at all): never a partial copy that looks valid.
         """
+        if not versions:
+            return
         _mkdir(self.path.parent)
         with self._write_mutex():
             old_text, current = self._read_current()
-            if current is not None and current.lineage != state.lineage:
-                raise StateError(
-                    f"state lineage {state.lineage} does not match the stored lineage "
-                    f"{current.lineage} ({self.describe()})"
-                )
-            self._remove_stale_temps()
-            text = state.dumps()
-            if current is None or state.serial > current.serial:
-                if current is not None and old_text is not None:
+            for v in versions:
+                if current is not None and current.lineage != v.state.lineage:
+                    raise StateError(
+                        f"state lineage {v.state.lineage} does not match the stored lineage "
+                        f"{current.lineage} ({self.describe()})"
+                    )
+                if current is not None and v.state.serial == current.serial and old_text != v.state.dumps():
+                    raise StateError(f"{self.describe()} already holds a different serial {v.state.serial}")
+            ordered = sorted(versions, key=lambda v: v.state.serial)
+            newest = ordered[-1].state
+            becomes_current = current is None or newest.serial > current.serial
+            try:
+                self._remove_stale_temps()
+                if becomes_current and current is not None and old_text is not None:
                     self._keep_backup(current, old_text)
-                atomic_write(self.path, text)
-            elif state.serial == current.serial:
-                if old_text != text:
-                    raise StateError(f"{self.describe()} already holds a different serial {state.serial}")
-            else:
-                self._keep_backup(state, text)
-            self._record_history(state, written_at or rfc3339(self.clock()), who, operation)
-            self._prune_backups()
+                for v in ordered:
+                    already = current is not None and v.state.serial == current.serial
+                    if not already and not (becomes_current and v.state is newest):
+                        self._keep_backup(v.state, v.state.dumps())
+                self._record_history(
+                    [(v.state, v.written_at or rfc3339(self.clock()), v.who, v.operation) for v in ordered]
+                )
+                if becomes_current:
+                    atomic_write(self.path, newest.dumps())  # the commit point
+            except OSError as exc:
+                raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
+            with contextlib.suppress(OSError):
+                self._prune_backups()
 
     # -- locking --
     @contextlib.contextmanager
@@ -395,23 +410,26 @@ class LocalBackend:
                     out.append(entry)
         return out
 
-    def _record_history(self, new: State, written_at: str, who: str, operation: str) -> None:
+    def _record_history(self, added: list[tuple[State, str, str, str]]) -> None:
+        """Add (state, written_at, who, operation) lines, dropping lines of versions no longer kept."""
         self.backups.mkdir(exist_ok=True, mode=0o700)
-        kept = set(self._backup_serials()[-self.keep_backups :]) | {new.serial}
+        kept = set(self._backup_serials()[-self.keep_backups :]) | {a[0].serial for a in added}
+        replaced = {(a[0].lineage, a[0].serial) for a in added}
         entries = [
             e
             for e in self._read_history_meta()
-            if e["serial"] in kept and not (e["serial"] == new.serial and e.get("lineage") == new.lineage)
+            if e["serial"] in kept and (e.get("lineage"), e["serial"]) not in replaced
         ]
-        entries.append(
-            {
-                "serial": new.serial,
-                "lineage": new.lineage,
-                "written_at": written_at,
-                "who": who,
-                "operation": operation,
-            }
-        )
+        for new, written_at, who, operation in added:
+            entries.append(
+                {
+                    "serial": new.serial,
+                    "lineage": new.lineage,
+                    "written_at": written_at,
+                    "who": who,
+                    "operation": operation,
+                }
+            )
         lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
         atomic_write(self.backups / HISTORY_FILE, lines)
 

@@ -11,7 +11,7 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import ModuleType
@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo, damaged_state_error, write_base
+from lorainfra.state.backend import HistoryEntry, LockInfo, Version, damaged_state_error, write_base
 from lorainfra.state.lockfile import (
     POLL_INTERVAL,
     UNKNOWN_HOLDER,
@@ -219,21 +219,38 @@ class PostgresBackend:
 
     # -- writing --
     def write(self, state: State, *, operation: str = "") -> State:
-        return self._store(state, expected=state.serial, written_at=self.clock(), who=self.who, operation=operation)
+        return self._store(state, written_at=self.clock(), who=self.who, operation=operation)
 
-    def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
-        """Add a version with its original serial and authorship (``state migrate``).
+    def import_versions(self, versions: Sequence[Version]) -> None:
+        """Add versions with their original serials and authorship (``state migrate``), all in one
+        transaction: a migrate killed midway commits nothing. The history gets every version; the
+        latest state moves to the newest one if its serial is higher."""
+        pg = _psycopg()
+        with self._connect("import state versions") as conn:
+            try:
+                with conn.transaction():
+                    row = conn.execute(
+                        "SELECT lineage, serial FROM lorainfra_states WHERE workspace = %s FOR UPDATE",
+                        (self.workspace,),
+                    ).fetchone()
+                    row_serial = None if row is None else int(row[1])
+                    for v in sorted(versions, key=lambda v: v.state.serial):
+                        if row is not None and row[0] != v.state.lineage:
+                            raise StateError(
+                                f"state lineage {v.state.lineage} does not match the stored lineage {row[0]} "
+                                f"({self.describe()}): this state belongs to another project"
+                            )
+                        when = datetime.fromisoformat(v.written_at) if v.written_at else self.clock()
+                        self._insert(conn, v.state, row_serial=row_serial, written_at=when, who=v.who,
+                                     operation=v.operation)
+                        row_serial = v.state.serial if row_serial is None else max(row_serial, v.state.serial)
+            except pg.errors.UniqueViolation:
+                raise StateError(
+                    f"cannot import: {self.describe()} already holds some of these serials; nothing was imported"
+                ) from None
 
-        The history gets the version; the latest state moves to it if its serial is higher.
-        """
-        when = datetime.fromisoformat(written_at) if written_at else self.clock()
-        self._store(state, expected=None, written_at=when, who=who, operation=operation)
-
-    def _store(
-        self, state: State, *, expected: int | None, written_at: datetime, who: str, operation: str
-    ) -> State:
-        """One transaction. ``expected`` given: a compare-and-swap write of ``state`` as the next serial
-        (see ``write_base``); None: ``state`` is stored with its own serial (imports)."""
+    def _store(self, state: State, *, written_at: datetime, who: str, operation: str) -> State:
+        """One transaction: a compare-and-swap write of ``state`` as the next serial (see ``write_base``)."""
         pg = _psycopg()
         with self._connect("write state") as conn:
             try:
@@ -243,32 +260,24 @@ class PostgresBackend:
                         "WHERE workspace = %s FOR UPDATE",
                         (self.workspace,),
                     ).fetchone()
-                    new = state
-                    if expected is not None:
-                        base = expected
-                        if row is not None:
-                            current = self._loads_current(conn, row[2])
-                            base = write_base(
-                                state,
-                                stored_lineage=row[0],
-                                stored_serial=row[1],
-                                stored_text=row[2],
-                                unconfirmed=self._unconfirmed,
-                                where=self.describe(),
-                            )
-                            if base != state.serial and current == replace(state, serial=base):
-                                self._unconfirmed = None
-                                return replace(state, serial=base)  # a retry of a write that landed
-                        new = replace(state, serial=base + 1)
-                    elif row is not None and row[0] != state.lineage:
-                        raise StateError(
-                            f"state lineage {state.lineage} does not match the stored lineage {row[0]} "
-                            f"({self.describe()}): this state belongs to another project"
+                    base = state.serial
+                    if row is not None:
+                        current = self._loads_current(conn, row[2])
+                        base = write_base(
+                            state,
+                            stored_lineage=row[0],
+                            stored_serial=row[1],
+                            stored_text=row[2],
+                            unconfirmed=self._unconfirmed,
+                            where=self.describe(),
                         )
+                        if base != state.serial and current == replace(state, serial=base):
+                            self._unconfirmed = None
+                            return current  # a retry of a write that landed: nothing new to store
+                    new = replace(state, serial=base + 1)
                     self._insert(conn, new, row_serial=None if row is None else row[1],
                                  written_at=written_at, who=who, operation=operation)
-                    if expected is not None:
-                        self._unconfirmed = new.dumps()  # COMMIT may land although its answer is lost
+                    self._unconfirmed = new.dumps()  # COMMIT may land although its answer is lost
             except pg.errors.UniqueViolation:
                 raise StateError(
                     f"state was changed by another writer: serial {state.serial + 1} of workspace "
