@@ -143,6 +143,14 @@ class StateBackend(Protocol):
         """Who holds the lock now, or None."""
         ...
 
+    def lock_lost(self) -> str | None:
+        """Why the lock this instance took is no longer held (None while it is, or when none was taken).
+
+        Cheap enough to ask before every operation: local, two ``stat`` calls; postgres, one round
+        trip on the lock's own connection. A run told its lock is lost must start nothing new.
+        """
+        ...
+
     def force_unlock(self, lock_id: str) -> None:
         """Remove a lock record by ID (for locks whose holder is known to be gone)."""
         ...

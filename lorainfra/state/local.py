@@ -67,6 +67,7 @@ class LocalBackend:
         self.mutex_path = self.path.with_name(self.path.name + ".write.lock")
         self.backup_dir = self.path.with_name(self.path.name + ".backup")
         self._unconfirmed: str | None = None  # text of our last write if it may have landed unreported
+        self._held: tuple[int, LockInfo] | None = None  # the lock file's fd and record while we hold it
 
     def describe(self) -> str:
         return f"local file {self.path}"
@@ -302,9 +303,11 @@ class LocalBackend:
                 id=str(uuid.uuid4()), who=self.who, operation=operation, created=rfc3339(self.clock())
             )
             _rewrite_fd(fd, json.dumps(lock_to_json(info), sort_keys=True) + "\n")
+            self._held = (fd, info)
             try:
                 yield info
             finally:
+                self._held = None
                 with contextlib.suppress(OSError):
                     _rewrite_fd(fd, "")  # clear the record; never unlink a flock'd file (races)
         finally:
@@ -324,6 +327,23 @@ class LocalBackend:
         if info is None:
             return None
         return info if self._lock_is_held() else None
+
+    def lock_lost(self) -> str | None:
+        held = self._held
+        if held is None:
+            return None
+        fd, info = held
+        try:
+            ours = os.fstat(fd)
+            there = os.lstat(self.lock_path)
+        except OSError:
+            there = None
+        if there is not None and (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino):
+            return None
+        return (
+            f"the state lock ({info.describe()}) was lost: {self.lock_path} was removed or replaced while "
+            "this run held it, so another run can lock it"
+        )
 
     def force_unlock(self, lock_id: str) -> None:
         info = self._record()

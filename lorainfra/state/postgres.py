@@ -114,6 +114,8 @@ class PostgresBackend:
         self.who = who
         self.clock = clock or utc_now
         self._schema_ready = False
+        self._held: tuple[Any, LockInfo] | None = None  # the lock's connection and record while held
+        self._lost: str | None = None
         self._unconfirmed: str | None = None  # text of our last write if its COMMIT may have landed unreported
         self._secrets = self._find_secrets(dsn)
 
@@ -373,9 +375,11 @@ class PostgresBackend:
                 "created = EXCLUDED.created",
                 (self.workspace, info.id, info.who, info.operation, self.clock()),
             )
+            self._held, self._lost = (conn, info), None
             try:
                 yield info
             finally:
+                self._held, self._lost = None, None
                 # The connection may have been terminated by force-unlock: then there is nothing to do.
                 with contextlib.suppress(pg.Error):
                     conn.execute(
@@ -383,6 +387,23 @@ class PostgresBackend:
                         (self.workspace, info.id),
                     )
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def lock_lost(self) -> str | None:
+        held = self._held
+        if held is None:
+            return None
+        if self._lost is None:
+            conn, info = held
+            pg = _psycopg()
+            try:
+                conn.execute("SELECT 1")  # the advisory lock lives exactly as long as this session
+            except pg.Error as exc:
+                reason = self._scrub(" ".join(str(exc).split()) or type(exc).__name__)
+                self._lost = (
+                    f"the state lock ({info.describe()}) was lost: the database session holding it ended "
+                    f"(server restart, network loss or force-unlock: {reason}), so another run can take it"
+                )
+        return self._lost
 
     def _lock_row(self, conn: Any) -> LockInfo | None:
         row = conn.execute(
