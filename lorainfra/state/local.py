@@ -8,7 +8,6 @@ import fcntl
 import json
 import os
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -26,11 +25,11 @@ from lorainfra.state.backend import (
     write_base,
 )
 from lorainfra.state.lockfile import (
-    POLL_INTERVAL,
     Clock,
     lock_error,
     lock_from_json,
     lock_to_json,
+    retry_until,
     rfc3339,
     utc_now,
 )
@@ -294,11 +293,8 @@ class LocalBackend:
         _mkdir(self.lock_path.parent)
         fd = _open(self.lock_path, os.O_RDWR | os.O_CREAT)
         try:
-            deadline = time.monotonic() + timeout
-            while not _try_flock(fd, fcntl.LOCK_EX):
-                if time.monotonic() >= deadline:
-                    raise lock_error(self._holder_record(), timeout)
-                time.sleep(POLL_INTERVAL)
+            if not retry_until(lambda: _try_flock(fd, fcntl.LOCK_EX), timeout):
+                raise lock_error(self._holder_record(), timeout)
             info = LockInfo(
                 id=str(uuid.uuid4()), who=self.who, operation=operation, created=rfc3339(self.clock())
             )
@@ -315,12 +311,14 @@ class LocalBackend:
 
     def _holder_record(self, grace: float = 1.0) -> LockInfo | None:
         """The holder's record; a holder that has just taken the flock writes it a moment later."""
-        deadline = time.monotonic() + grace
-        info = self._record()
-        while info is None and time.monotonic() < deadline and self._lock_is_held():
-            time.sleep(0.01)
-            info = self._record()
-        return info
+        found: list[LockInfo | None] = [None]
+
+        def recorded_or_free() -> bool:
+            found[0] = self._record()
+            return found[0] is not None or not self._lock_is_held()
+
+        retry_until(recorded_or_free, grace, interval=0.01)
+        return found[0]
 
     def lock_holder(self) -> LockInfo | None:
         info = self._record()
@@ -384,11 +382,8 @@ class LocalBackend:
     def _write_mutex(self) -> Iterator[None]:
         fd = _open(self.mutex_path, os.O_RDWR | os.O_CREAT)
         try:
-            deadline = time.monotonic() + WRITE_MUTEX_TIMEOUT
-            while not _try_flock(fd, fcntl.LOCK_EX):
-                if time.monotonic() >= deadline:
-                    raise StateError(f"could not get the write mutex {self.mutex_path} in time")
-                time.sleep(0.005)
+            if not retry_until(lambda: _try_flock(fd, fcntl.LOCK_EX), WRITE_MUTEX_TIMEOUT, interval=0.005):
+                raise StateError(f"could not get the write mutex {self.mutex_path} in time")
             yield
         finally:
             os.close(fd)

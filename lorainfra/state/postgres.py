@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -21,10 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 from lorainfra.errors import LockError, StateError
 from lorainfra.state.backend import HistoryEntry, LockInfo, Version, damaged_state_error, write_base
 from lorainfra.state.lockfile import (
-    POLL_INTERVAL,
     UNKNOWN_HOLDER,
     Clock,
     lock_error,
+    retry_until,
     rfc3339,
     utc_now,
 )
@@ -359,11 +358,10 @@ class PostgresBackend:
                 conn.execute("SET tcp_keepalives_interval = 10")
                 conn.execute("SET tcp_keepalives_count = 3")
             key = self._lock_key(conn)
-            deadline = time.monotonic() + timeout
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-                if time.monotonic() >= deadline:
-                    raise lock_error(self._lock_row(conn), timeout)
-                time.sleep(POLL_INTERVAL)
+            if not retry_until(
+                lambda: bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]), timeout
+            ):
+                raise lock_error(self._lock_row(conn), timeout)
             info = LockInfo(
                 id=str(uuid.uuid4()), who=self.who, operation=operation, created=rfc3339(self.clock())
             )
@@ -450,9 +448,8 @@ class PostgresBackend:
                     raise LockError(
                         f"could not end the database session (pid {pid}) holding {info.describe()}"
                     )
-            deadline = time.monotonic() + 5.0
-            while self._holder_pids(conn, key) and time.monotonic() < deadline:
-                time.sleep(POLL_INTERVAL)  # the terminated session releases its lock as it exits
+            # the terminated session releases its lock as it exits
+            retry_until(lambda: not self._holder_pids(conn, key), 5.0)
             conn.execute(
                 "DELETE FROM lorainfra_locks WHERE workspace = %s AND lock_id = %s", (self.workspace, lock_id)
             )
