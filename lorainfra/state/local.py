@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -552,7 +553,7 @@ def _open(path: Path, flags: int) -> int:
     FileNotFoundError passes through; every other failure is a StateError naming the file.
     """
     try:
-        return os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     except FileNotFoundError:
         if flags & os.O_CREAT:
             raise StateError(f"cannot open {path}: its folder does not exist") from None
@@ -561,6 +562,17 @@ def _open(path: Path, flags: int) -> int:
         if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
             raise symlink_error(path) from None
         raise StateError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise StateError(f"{path} is not a regular file: move it away (lorainfra keeps its state files there)")
+    if info.st_nlink > 1 and flags & (os.O_WRONLY | os.O_RDWR):
+        os.close(fd)
+        raise StateError(
+            f"{path} has {info.st_nlink} names (hard links): lorainfra rewrites this file in place, which would "
+            "change the other names too; remove it (lorainfra recreates it)"
+        )
+    return fd
 
 
 def _try_flock(fd: int, mode: int) -> bool:

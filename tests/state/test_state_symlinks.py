@@ -144,3 +144,27 @@ def test_a_symlinked_parent_folder_is_followed(local_store: Store, tmp_path: Pat
     with backend.lock("apply"):
         assert backend.read() == state
     assert (real_dir / "state.json").read_text() == state.dumps()
+
+
+def test_a_hard_linked_lock_file_is_refused_and_its_other_name_untouched(local_store: Store, tmp_path: Path) -> None:
+    """The lock record is rewritten in place: a second name for that file would be overwritten too."""
+    path = local_store.path
+    assert path is not None
+    target = victim(tmp_path)
+    path.parent.mkdir(parents=True)
+    os.link(target, path.with_name("state.json.lock"))
+    with pytest.raises(StateError, match="hard link"), local_store.new().lock("apply"):
+        pass
+    assert target.read_text() == VICTIM_TEXT
+
+
+def test_a_fifo_or_folder_in_place_of_a_state_file_is_a_clear_error(local_store: Store) -> None:
+    path = local_store.path
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path.with_name("state.json.lock"))
+    with pytest.raises(StateError, match="not a regular file"), local_store.new().lock("apply"):
+        pass
+    path.mkdir()
+    with pytest.raises(StateError, match="not a regular file"):
+        local_store.new().read()
