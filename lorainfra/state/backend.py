@@ -71,6 +71,15 @@ def damaged_state_error(where: str, problem: str, kept: list[int], kept_in: str)
     return DamagedStateError(text)
 
 
+def not_damaged_error(where: str, current: State | None) -> StateError:
+    """``restore`` called while the current version is readable (or absent)."""
+    now = f"serial {current.serial}" if current is not None else "no state yet"
+    return StateError(
+        f"{where} is not damaged ({now}): there is nothing to restore; push the file without --force, "
+        "or with it to go back to an older serial"
+    )
+
+
 def write_base(
     state: State,
     *,

@@ -23,6 +23,7 @@ from lorainfra.state.backend import (
     LockInfo,
     Version,
     damaged_state_error,
+    not_damaged_error,
     write_base,
 )
 from lorainfra.state.lockfile import (
@@ -203,7 +204,7 @@ class LocalBackend:
                 self._record_history([(new, rfc3339(self.clock()), self.who, operation)])
                 atomic_write(self.path, text)
             except OSError as exc:
-                raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
+                raise self._write_error(exc) from exc
             self._unconfirmed = None
             with contextlib.suppress(OSError):
                 self._prune_backups()
@@ -222,11 +223,7 @@ class LocalBackend:
             except DamagedStateError:
                 pass
             else:
-                raise StateError(
-                    f"{self.describe()} is not damaged ({'serial ' + str(current.serial) if current else 'no state yet'}): "
-                    "there is nothing to restore; push the file without --force, or with it to go back to an "
-                    "older serial"
-                )
+                raise not_damaged_error(self.describe(), current)
             old_text = self._read_text(self.path) or ""
             kept = self._kept()
             if kept and kept[-1].lineage != state.lineage:
@@ -244,7 +241,7 @@ class LocalBackend:
                 self._record_history([(new, rfc3339(self.clock()), self.who, operation)])
                 atomic_write(self.path, new.dumps())
             except OSError as exc:
-                raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
+                raise self._write_error(exc) from exc
             return new
 
     def import_versions(self, versions: Sequence[Version]) -> None:
@@ -284,7 +281,7 @@ class LocalBackend:
                 if becomes_current:
                     atomic_write(self.path, newest.dumps())  # the commit point
             except OSError as exc:
-                raise StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}") from exc
+                raise self._write_error(exc) from exc
             with contextlib.suppress(OSError):
                 self._prune_backups()
 
@@ -388,6 +385,9 @@ class LocalBackend:
             yield
         finally:
             os.close(fd)
+
+    def _write_error(self, exc: OSError) -> StateError:
+        return StateError(f"cannot write {exc.filename2 or exc.filename or self.path}: {exc.strerror or exc}")
 
     def _keep_backup(self, current: State, text: str) -> None:
         self.backups.mkdir(exist_ok=True, mode=0o700)

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo, Version, damaged_state_error, write_base
+from lorainfra.state.backend import HistoryEntry, LockInfo, Version, damaged_state_error, not_damaged_error, write_base
 from lorainfra.state.lockfile import (
     UNKNOWN_HOLDER,
     Clock,
@@ -302,11 +302,7 @@ class PostgresBackend:
             except StateError:
                 pass
             else:
-                raise StateError(
-                    f"{self.describe()} is not damaged ({'serial ' + str(current.serial) if current else 'no state yet'}): "
-                    "there is nothing to restore; push the file without --force, or with it to go back to an "
-                    "older serial"
-                )
+                raise not_damaged_error(self.describe(), current)
             if row[0] != state.lineage:
                 raise StateError(
                     f"cannot restore: the file has lineage {state.lineage}, the stored state has lineage "
