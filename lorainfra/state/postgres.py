@@ -18,7 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo, Version, damaged_state_error, not_damaged_error, write_base
+from lorainfra.state.backend import (
+    HistoryEntry,
+    LockInfo,
+    Version,
+    damaged_state_error,
+    not_damaged_error,
+    write_base,
+)
 from lorainfra.state.lockfile import (
     UNKNOWN_HOLDER,
     Clock,
