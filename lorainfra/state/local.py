@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
-import stat
-import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -25,6 +22,14 @@ from lorainfra.state.backend import (
     damaged_state_error,
     not_damaged_error,
     write_base,
+)
+from lorainfra.state.files import (
+    atomic_write,
+    make_dir,
+    open_nofollow,
+    refuse_symlink,
+    rewrite_fd,
+    try_flock,
 )
 from lorainfra.state.lockfile import (
     Clock,
@@ -178,7 +183,7 @@ class LocalBackend:
         landed is harmless: history lists the versions it finds, and the next write of that serial
         replaces the line). Pruning old backups comes after the commit and never fails the write.
         """
-        _mkdir(self.path.parent)
+        make_dir(self.path.parent)
         with self._write_mutex():
             old_text, current = self._read_current()
             base = state.serial
@@ -216,7 +221,7 @@ class LocalBackend:
         The damaged file is kept as ``state.json.backup/damaged.<time>.json``; the new serial is above
         the damaged one (taken to be the newest backup's + 1: every write backs up its predecessor).
         """
-        _mkdir(self.path.parent)
+        make_dir(self.path.parent)
         with self._write_mutex():
             try:
                 current = self.read()
@@ -253,7 +258,7 @@ class LocalBackend:
         """
         if not versions:
             return
-        _mkdir(self.path.parent)
+        make_dir(self.path.parent)
         with self._write_mutex():
             old_text, current = self._read_current()
             for v in versions:
@@ -288,22 +293,22 @@ class LocalBackend:
     # -- locking --
     @contextlib.contextmanager
     def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
-        _mkdir(self.lock_path.parent)
-        fd = _open(self.lock_path, os.O_RDWR | os.O_CREAT)
+        make_dir(self.lock_path.parent)
+        fd = open_nofollow(self.lock_path, os.O_RDWR | os.O_CREAT)
         try:
-            if not retry_until(lambda: _try_flock(fd, fcntl.LOCK_EX), timeout):
+            if not retry_until(lambda: try_flock(fd, fcntl.LOCK_EX), timeout):
                 raise lock_error(self._holder_record(), timeout)
             info = LockInfo(
                 id=str(uuid.uuid4()), who=self.who, operation=operation, created=rfc3339(self.clock())
             )
-            _rewrite_fd(fd, json.dumps(lock_to_json(info), sort_keys=True) + "\n")
+            rewrite_fd(fd, json.dumps(lock_to_json(info), sort_keys=True) + "\n")
             self._held = (fd, info)
             try:
                 yield info
             finally:
                 self._held = None
                 with contextlib.suppress(OSError):
-                    _rewrite_fd(fd, "")  # clear the record; never unlink a flock'd file (races)
+                    rewrite_fd(fd, "")  # clear the record; never unlink a flock'd file (races)
         finally:
             os.close(fd)  # releases the flock
 
@@ -352,11 +357,11 @@ class LocalBackend:
                 f"{info.describe()}: that process still holds the OS lock on {self.lock_path}, "
                 "so it is alive; stop it (the lock is released when it exits)"
             )
-        fd = _open(self.lock_path, os.O_RDWR)
+        fd = open_nofollow(self.lock_path, os.O_RDWR)
         try:
-            if not _try_flock(fd, fcntl.LOCK_EX):
+            if not try_flock(fd, fcntl.LOCK_EX):
                 raise lock_error(self._record(), 0)
-            _rewrite_fd(fd, "")
+            rewrite_fd(fd, "")
         finally:
             os.close(fd)
 
@@ -368,19 +373,19 @@ class LocalBackend:
     def _lock_is_held(self) -> bool:
         """Whether some open fd (any process, this one included) holds the flock on the lock file."""
         try:
-            fd = _open(self.lock_path, os.O_RDONLY)
+            fd = open_nofollow(self.lock_path, os.O_RDONLY)
         except FileNotFoundError:
             return False
         try:
-            return not _try_flock(fd, fcntl.LOCK_SH)
+            return not try_flock(fd, fcntl.LOCK_SH)
         finally:
             os.close(fd)
 
     @contextlib.contextmanager
     def _write_mutex(self) -> Iterator[None]:
-        fd = _open(self.mutex_path, os.O_RDWR | os.O_CREAT)
+        fd = open_nofollow(self.mutex_path, os.O_RDWR | os.O_CREAT)
         try:
-            if not retry_until(lambda: _try_flock(fd, fcntl.LOCK_EX), WRITE_MUTEX_TIMEOUT, interval=0.005):
+            if not retry_until(lambda: try_flock(fd, fcntl.LOCK_EX), WRITE_MUTEX_TIMEOUT, interval=0.005):
                 raise StateError(f"could not get the write mutex {self.mutex_path} in time")
             yield
         finally:
@@ -460,7 +465,7 @@ class LocalBackend:
     @staticmethod
     def _read_text(path: Path) -> str | None:
         try:
-            fd = _open(path, os.O_RDONLY)
+            fd = open_nofollow(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
@@ -479,115 +484,3 @@ class LocalBackend:
             return State.loads(text)
         except StateError as exc:
             raise StateError(f"{path}: {exc}") from exc
-
-
-def _mkdir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise StateError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader (or a crash) sees the old file or the new, never a mix.
-
-    Temp file in the same directory (mode 0600), fsync, rename over the target, fsync the directory.
-    """
-    refuse_symlink(path)  # os.replace would silently put a regular file in the link's place
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        data = text.encode("utf-8")
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some filesystems refuse fsync on a directory
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
-
-
-def symlink_error(path: Path) -> StateError:
-    try:
-        to = f" (to {os.readlink(path)})"
-    except OSError:
-        to = ""
-    return StateError(
-        f"{path} is a symbolic link{to}: lorainfra never follows symbolic links for its state, backup, "
-        "history and lock files (a planted link could make it overwrite another file); replace the link "
-        "with the file itself, or set state.path in lorainfra.yaml to the real location"
-    )
-
-
-def refuse_symlink(path: Path) -> None:
-    """Raise StateError when ``path`` itself is a symbolic link (the folders above it may be links)."""
-    if path.is_symlink():
-        raise symlink_error(path)
-
-
-def _open(path: Path, flags: int) -> int:
-    """``os.open`` that never follows a symbolic link at ``path`` (nor blocks on a FIFO planted there).
-
-    FileNotFoundError passes through; every other failure is a StateError naming the file.
-    """
-    try:
-        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
-    except FileNotFoundError:
-        if flags & os.O_CREAT:
-            raise StateError(f"cannot open {path}: its folder does not exist") from None
-        raise
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
-            raise symlink_error(path) from None
-        raise StateError(f"cannot open {path}: {exc.strerror or exc}") from exc
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise StateError(f"{path} is not a regular file: move it away (lorainfra keeps its state files there)")
-    if info.st_nlink > 1 and flags & (os.O_WRONLY | os.O_RDWR):
-        os.close(fd)
-        raise StateError(
-            f"{path} has {info.st_nlink} names (hard links): lorainfra rewrites this file in place, which would "
-            "change the other names too; remove it (lorainfra recreates it)"
-        )
-    return fd
-
-
-def _try_flock(fd: int, mode: int) -> bool:
-    try:
-        fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            return False
-        raise StateError(f"cannot lock: {exc.strerror or exc}") from exc
-
-
-def _rewrite_fd(fd: int, text: str) -> None:
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, text.encode("utf-8"), 0)
-    os.fsync(fd)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from lorainfra.errors import StateError
-from lorainfra.state import local as local_mod
+from lorainfra.state import files as files_mod
 from lorainfra.state.backend import StateBackend
 from lorainfra.state.model import ResourceState, State
 
@@ -45,7 +45,7 @@ def fail_after_commit(store: Store, backend: StateBackend, monkeypatch: pytest.M
     """Make the next write land, then report an error (a lost fsync or a lost COMMIT answer)."""
     fired: list[int] = []
     if store.kind == "local":
-        real = local_mod._fsync_dir
+        real = files_mod.fsync_dir
 
         def fsync_dir(folder: Any) -> None:
             if not fired and store.path is not None and folder == store.path.parent:  # after the rename
@@ -53,7 +53,7 @@ def fail_after_commit(store: Store, backend: StateBackend, monkeypatch: pytest.M
                 raise OSError(errno.EIO, "Input/output error")
             real(folder)
 
-        monkeypatch.setattr(local_mod, "_fsync_dir", fsync_dir)
+        monkeypatch.setattr(files_mod, "fsync_dir", fsync_dir)
     else:
         real_connect = backend._connect  # type: ignore[attr-defined]
 
