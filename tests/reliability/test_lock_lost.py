@@ -15,6 +15,7 @@ from lorainfra.engine.applier import Applier, ApplyResult
 from lorainfra.engine.events import Event, ListSink, OperationFinished, OperationStarted
 from lorainfra.state.backend import StateBackend
 from lorainfra.state.local import LocalBackend
+from lorainfra.state.lockfile import retry_until
 from lorainfra.state.model import State
 from tests.reliability.kit import FAST, make_config, plan_async, provider_for
 
@@ -91,10 +92,14 @@ def test_apply_stops_starting_operations_when_postgres_drops_the_lock_connection
 
         def restart_drops_lock() -> None:  # the server ends the lock's session, as a restart does
             with psycopg.connect(pg_dsn, autocommit=True) as conn:
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND pid <> pg_backend_pid()"
-                )
+                pids = [r[0] for r in conn.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                ).fetchall()]
+                assert len(pids) == 1
+                conn.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+                # wait (on the condition, bounded) until that session has really gone
+                assert retry_until(lambda: not conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pids[0],)).fetchone()[0], 10.0)
 
         result, sink = run_losing_lock(tmp_path, backend, restart_drops_lock)
         check(result, sink)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from lorainfra.state.backend import StateBackend
+from lorainfra.state.lockfile import retry_until
 
 if TYPE_CHECKING:
     from conftest import Store
@@ -27,10 +27,8 @@ def lose_lock(store: Store, backend: StateBackend) -> None:
         assert len(pids) == 1
         conn.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
         # the terminated session has gone once its advisory lock is released
-        deadline = time.monotonic() + 10
-        while conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]:
-            assert time.monotonic() < deadline, "terminated session still holds its lock"
-            time.sleep(0.01)
+        assert retry_until(lambda: not conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0], 10.0), "session still holds it"
 
 
 def test_a_held_lock_is_not_lost(store: Store) -> None:
