@@ -60,7 +60,8 @@ def damaged_state_error(where: str, problem: str, kept: list[int], kept_in: str)
             f"Earlier versions are kept in {kept_in} ({span}). To recover: list them with "
             f"`lorainfra state history`, check one with `lorainfra state pull --serial {newest}`, then "
             f"make it current with `lorainfra state pull --serial {newest} > restored.json` and "
-            "`lorainfra state push restored.json --force` (the damaged version is kept aside)"
+            "`lorainfra state push restored.json --force` (the damaged version is kept aside; run these in "
+            "the config folder, or add --dir FOLDER)"
         )
     else:
         text += (
