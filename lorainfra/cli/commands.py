@@ -224,7 +224,7 @@ def _apply(
     from lorainfra.cli.render import render_plan
     from lorainfra.engine.applier import Applier, ApplyOptions
     from lorainfra.engine.planner import PlanOptions, make_plan, totals_by_kind
-    from lorainfra.plan.planfile import ensure_fresh, read_plan_file
+    from lorainfra.plan.planfile import ensure_fresh, ensure_lifecycle, read_plan_file
 
     saved: Plan | None = None
     if plan_file:
@@ -244,6 +244,7 @@ def _apply(
                 to_apply = planned.plan
                 if saved is not None:
                     ensure_fresh(saved, planned.plan)
+                    ensure_lifecycle(saved, ws.config.resources)
                     to_apply = saved  # exactly what was reviewed
                 else:
                     sys.stdout.write(render_plan(to_apply))

@@ -86,7 +86,14 @@ def mv(old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument
 @state_app.command("history")
 def history(directory: DirOpt = ".") -> None:
     """Every state version kept: serial, time, who, operation."""
-    for entry in _backend(directory).history():
+    from lorainfra.state.backend import DamagedStateError
+
+    backend = _backend(directory)
+    try:
+        backend.read()
+    except DamagedStateError as exc:
+        sys.stderr.write(f"Warning: {exc}\nThe versions still kept:\n")
+    for entry in backend.history():
         print(f"{entry.serial}\t{entry.written_at}\t{entry.who}\t{entry.operation}")
 
 
@@ -112,9 +119,18 @@ def push(file: Annotated[str, typer.Argument()], directory: DirOpt = ".",
         incoming = State.loads(Path(file).read_text(encoding="utf-8"))
     except OSError as exc:
         raise LorainfraError(f"cannot read {file}: {exc}") from exc
+    from lorainfra.state.backend import DamagedStateError
+
     backend = _backend(directory)
     with backend.lock("state push", timeout=parse_timeout(lock_timeout)):
-        written = backend.write(check_push(backend.read(), incoming, force=force), operation="state push")
+        try:
+            current = backend.read()
+        except DamagedStateError as exc:
+            if not force:
+                raise StateError(f"{exc}.\nPass --force to replace the damaged state with {file}.") from None
+            written = backend.restore(incoming, operation="state push")
+        else:
+            written = backend.write(check_push(current, incoming, force=force), operation="state push")
     print(f"Pushed {file} (now serial {written.serial}).")
 
 

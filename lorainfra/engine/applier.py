@@ -20,7 +20,7 @@ from lorainfra.engine.events import (
 )
 from lorainfra.engine.poller import Poller
 from lorainfra.engine.walk import walk
-from lorainfra.errors import ApiError, LorainfraError, OperationError, TransportError
+from lorainfra.errors import ApiError, LockError, LorainfraError, OperationError, TransportError
 from lorainfra.plan.diff import attribute_changes
 from lorainfra.plan.model import Action, Change, Plan
 from lorainfra.providers.base import DEPLOYMENT_READY, LORA_READY, Provider, RemoteObject
@@ -156,6 +156,9 @@ class Applier:
             op, address = node
             slot = self._slots[address] = _Slot(self._slot_pool)
             await slot.take()
+            if self.backend is not None and (lost := await asyncio.to_thread(self.backend.lock_lost)):
+                slot.give()  # a run that lost its lock starts nothing new (the next run takes over)
+                raise LockError(f"not started: {lost}")
             self.sink.emit(OperationStarted(address, op))
             started = time.monotonic()
             try:

@@ -12,6 +12,7 @@ from lorainfra.config.model import Config, Resource, frozen_mapping
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError
 from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
+from lorainfra.plan.lifecycle import prevent_destroy_violations
 from lorainfra.plan.model import Action, Change, Fingerprint, Plan
 from lorainfra.providers.base import ModelInfo, Observed, Provider, RemoteObject, digest_of
 from lorainfra.state.model import ResourceState, State
@@ -187,17 +188,7 @@ async def make_plan(
         keep |= {c.address for c in changes if c.action in (Action.DELETE, Action.REPLACE)
                  and set(c.depends_on) & keep}
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
-    errors: list[Diagnostic] = []
-    for change in changes:
-        if change.action in (Action.DELETE, Action.REPLACE):
-            resource = config.resources.get(Address.parse(change.address))
-            if resource is not None and resource.lifecycle.prevent_destroy:
-                errors.append(Diagnostic(
-                    resource.span,
-                    f"{change.address} has lifecycle.prevent_destroy set, but this plan would "
-                    f"{'destroy' if change.action is Action.DELETE else 'replace'} it",
-                    "remove prevent_destroy deliberately, or undo the change that forces it",
-                ))
+    errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources)
     if options.check_remote and not options.destroy:
         try:
             errors.extend(await _check_creates(config, provider, changes))

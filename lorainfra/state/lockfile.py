@@ -6,6 +6,7 @@ import getpass
 import json
 import os
 import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,29 @@ from lorainfra.state.backend import LockInfo
 Clock = Callable[[], datetime]
 
 POLL_INTERVAL = 0.05  # seconds between lock attempts while waiting
+
+
+def retry_until(
+    attempt: Callable[[], bool],
+    timeout: float,
+    *,
+    interval: float = POLL_INTERVAL,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Call ``attempt`` until it returns True (then True) or ``timeout`` seconds have passed (then False).
+
+    The one wait loop of the state backends (session locks, the write mutex, a holder's record, a
+    terminated session's exit). Tries at least once, sleeps ``interval`` between tries and never
+    past the deadline.
+    """
+    deadline = clock() + timeout
+    while not attempt():
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return False
+        sleep(min(interval, remaining))
+    return True
 
 
 def utc_now() -> datetime:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 from lorainfra.addresses import Address
 from lorainfra.config.model import frozen_mapping
 from lorainfra.errors import StateError
-from lorainfra.state.backend import HistoryEntry, StateBackend
+from lorainfra.state.backend import StateBackend, Version
 from lorainfra.state.model import PendingOp, ResourceState, State
 
 
@@ -80,9 +80,9 @@ def check_push(current: State | None, incoming: State, *, force: bool = False) -
 
 @runtime_checkable
 class VersionImporter(Protocol):
-    """A backend that can take a version with its original serial and authorship (postgres)."""
+    """A backend that can take versions with their original serials and authorship, all or nothing."""
 
-    def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None: ...
+    def import_versions(self, versions: Sequence[Version]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -137,20 +137,19 @@ def migrate(
             base = existing.serial
         copied = 0
         if isinstance(dst, VersionImporter):
-            entries: list[HistoryEntry] = [
-                e for e in src.history() if e.lineage == latest.lineage and base < e.serial
-            ]
-            for entry in entries:
-                version = src.read_serial(entry.serial)
-                if version is None:
+            # Read everything first, then store it in one step: a migrate killed midway leaves the
+            # destination as it was, never a partial copy that looks like a valid state.
+            batch: list[Version] = []
+            for entry in src.history():
+                if entry.lineage != latest.lineage or entry.serial <= base:
                     continue
-                dst.import_version(
-                    version, written_at=entry.written_at, who=entry.who, operation=entry.operation
-                )
-                copied += 1
-            if latest.serial > base and (not entries or entries[-1].serial != latest.serial):
-                dst.import_version(latest, written_at="", who="", operation="state migrate")
-                copied += 1
+                version = src.read_serial(entry.serial)
+                if version is not None:
+                    batch.append(Version(version, entry.written_at, entry.who, entry.operation))
+            if latest.serial > base and (not batch or batch[-1].state.serial != latest.serial):
+                batch.append(Version(latest, "", "", "state migrate"))
+            dst.import_versions(batch)
+            copied = len(batch)
         elif existing is None:
             dst.write(replace(latest, serial=latest.serial - 1), operation="state migrate")
             copied = 1

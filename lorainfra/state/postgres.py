@@ -9,9 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import ModuleType
@@ -19,12 +18,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lorainfra.errors import LockError, StateError
-from lorainfra.state.backend import HistoryEntry, LockInfo
+from lorainfra.state.backend import (
+    HistoryEntry,
+    LockInfo,
+    Version,
+    damaged_state_error,
+    not_damaged_error,
+    write_base,
+)
 from lorainfra.state.lockfile import (
-    POLL_INTERVAL,
     UNKNOWN_HOLDER,
     Clock,
     lock_error,
+    retry_until,
     rfc3339,
     utc_now,
 )
@@ -114,6 +120,9 @@ class PostgresBackend:
         self.who = who
         self.clock = clock or utc_now
         self._schema_ready = False
+        self._held: tuple[Any, LockInfo] | None = None  # the lock's connection and record while held
+        self._lost: str | None = None
+        self._unconfirmed: str | None = None  # text of our last write if its COMMIT may have landed unreported
         self._secrets = self._find_secrets(dsn)
 
     def describe(self) -> str:
@@ -178,7 +187,21 @@ class PostgresBackend:
             row = conn.execute(
                 "SELECT document_text FROM lorainfra_states WHERE workspace = %s", (self.workspace,)
             ).fetchone()
-        return None if row is None else State.loads(row[0])
+            return None if row is None else self._loads_current(conn, row[0])
+
+    def _loads_current(self, conn: Any, text: str) -> State:
+        """The latest state; DamagedStateError naming the versions kept in the history if unreadable."""
+        try:
+            return State.loads(text)
+        except StateError as exc:
+            kept = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT serial FROM lorainfra_state_history WHERE workspace = %s ORDER BY serial",
+                    (self.workspace,),
+                ).fetchall()
+            ]
+            raise damaged_state_error(self.describe(), str(exc), kept, "lorainfra_state_history") from None
 
     def read_serial(self, serial: int) -> State | None:
         with self._connect("read state history") as conn:
@@ -204,86 +227,122 @@ class PostgresBackend:
 
     # -- writing --
     def write(self, state: State, *, operation: str = "") -> State:
-        new = replace(state, serial=state.serial + 1)
-        self._store(new, expected=state.serial, written_at=self.clock(), who=self.who, operation=operation)
-        return new
+        return self._store(state, written_at=self.clock(), who=self.who, operation=operation)
 
-    def import_version(self, state: State, *, written_at: str, who: str, operation: str) -> None:
-        """Add a version with its original serial and authorship (``state migrate``).
-
-        The history gets the version; the latest state moves to it if its serial is higher.
-        """
-        when = datetime.fromisoformat(written_at) if written_at else self.clock()
-        self._store(state, expected=None, written_at=when, who=who, operation=operation)
-
-    def _store(
-        self, new: State, *, expected: int | None, written_at: datetime, who: str, operation: str
-    ) -> None:
+    def import_versions(self, versions: Sequence[Version]) -> None:
+        """Add versions with their original serials and authorship (``state migrate``), all in one
+        transaction: a migrate killed midway commits nothing. The history gets every version; the
+        latest state moves to the newest one if its serial is higher."""
         pg = _psycopg()
-        jsonb = pg.types.json.Jsonb(new.to_json())
-        text = new.dumps()
-        with self._connect("write state") as conn:
+        with self._connect("import state versions") as conn:
             try:
                 with conn.transaction():
                     row = conn.execute(
                         "SELECT lineage, serial FROM lorainfra_states WHERE workspace = %s FOR UPDATE",
                         (self.workspace,),
                     ).fetchone()
-                    if row is not None:
-                        self._check(row[0], row[1], new.lineage, expected)
-                    if row is None:
-                        conn.execute(
-                            "INSERT INTO lorainfra_states (workspace, lineage, serial, document, document_text, "
-                            "updated_at, updated_by, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                            (
-                                self.workspace,
-                                new.lineage,
-                                new.serial,
-                                jsonb,
-                                text,
-                                written_at,
-                                who,
-                                operation,
-                            ),
-                        )
-                    elif new.serial > row[1]:
-                        conn.execute(
-                            "UPDATE lorainfra_states SET lineage = %s, serial = %s, document = %s, "
-                            "document_text = %s, updated_at = %s, updated_by = %s, operation = %s "
-                            "WHERE workspace = %s",
-                            (
-                                new.lineage,
-                                new.serial,
-                                jsonb,
-                                text,
-                                written_at,
-                                who,
-                                operation,
-                                self.workspace,
-                            ),
-                        )
-                    conn.execute(
-                        "INSERT INTO lorainfra_state_history (workspace, serial, lineage, document, "
-                        "document_text, written_at, who, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                        (self.workspace, new.serial, new.lineage, jsonb, text, written_at, who, operation),
-                    )
+                    row_serial = None if row is None else int(row[1])
+                    for v in sorted(versions, key=lambda v: v.state.serial):
+                        if row is not None and row[0] != v.state.lineage:
+                            raise StateError(
+                                f"state lineage {v.state.lineage} does not match the stored lineage {row[0]} "
+                                f"({self.describe()}): this state belongs to another project"
+                            )
+                        when = datetime.fromisoformat(v.written_at) if v.written_at else self.clock()
+                        self._insert(conn, v.state, row_serial=row_serial, written_at=when, who=v.who,
+                                     operation=v.operation)
+                        row_serial = v.state.serial if row_serial is None else max(row_serial, v.state.serial)
             except pg.errors.UniqueViolation:
                 raise StateError(
-                    f"state was changed by another writer: serial {new.serial} of workspace "
-                    f"{self.workspace!r} was written meanwhile ({self.describe()}); run the command again"
+                    f"cannot import: {self.describe()} already holds some of these serials; nothing was imported"
                 ) from None
 
-    def _check(self, lineage: str, serial: int, new_lineage: str, expected: int | None) -> None:
-        if lineage != new_lineage:
-            raise StateError(
-                f"state lineage {new_lineage} does not match the stored lineage {lineage} "
-                f"({self.describe()}): this state belongs to another project"
+    def _store(self, state: State, *, written_at: datetime, who: str, operation: str) -> State:
+        """One transaction: a compare-and-swap write of ``state`` as the next serial (see ``write_base``)."""
+        pg = _psycopg()
+        with self._connect("write state") as conn:
+            try:
+                with conn.transaction():
+                    row = conn.execute(
+                        "SELECT lineage, serial, document_text FROM lorainfra_states "
+                        "WHERE workspace = %s FOR UPDATE",
+                        (self.workspace,),
+                    ).fetchone()
+                    base = state.serial
+                    if row is not None:
+                        current = self._loads_current(conn, row[2])
+                        base = write_base(
+                            state,
+                            stored_lineage=row[0],
+                            stored_serial=row[1],
+                            stored_text=row[2],
+                            unconfirmed=self._unconfirmed,
+                            where=self.describe(),
+                        )
+                        if base != state.serial and current == replace(state, serial=base):
+                            self._unconfirmed = None
+                            return current  # a retry of a write that landed: nothing new to store
+                    new = replace(state, serial=base + 1)
+                    self._insert(conn, new, row_serial=None if row is None else row[1],
+                                 written_at=written_at, who=who, operation=operation)
+                    self._unconfirmed = new.dumps()  # COMMIT may land although its answer is lost
+            except pg.errors.UniqueViolation:
+                raise StateError(
+                    f"state was changed by another writer: serial {state.serial + 1} of workspace "
+                    f"{self.workspace!r} was written meanwhile ({self.describe()}); run the command again"
+                ) from None
+        self._unconfirmed = None
+        return new
+
+    def restore(self, state: State, *, operation: str = "") -> State:
+        """Replace a damaged latest state by ``state`` (see StateBackend.restore).
+
+        The history keeps the version of the damaged serial as lorainfra wrote it.
+        """
+        with self._connect("restore state") as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT lineage, serial, document_text FROM lorainfra_states WHERE workspace = %s FOR UPDATE",
+                (self.workspace,),
+            ).fetchone()
+            try:
+                current = None if row is None else State.loads(row[2])
+            except StateError:
+                pass
+            else:
+                raise not_damaged_error(self.describe(), current)
+            if row[0] != state.lineage:
+                raise StateError(
+                    f"cannot restore: the file has lineage {state.lineage}, the stored state has lineage "
+                    f"{row[0]} (they belong to different projects)"
+                )
+            new = replace(state, serial=max(state.serial, row[1]) + 1)
+            self._insert(conn, new, row_serial=row[1], written_at=self.clock(), who=self.who, operation=operation)
+        return new
+
+    def _insert(
+        self, conn: Any, new: State, *, row_serial: int | None, written_at: datetime, who: str, operation: str
+    ) -> None:
+        """Store ``new`` in the history and, when it is the newest, as the workspace's latest state."""
+        jsonb = _psycopg().types.json.Jsonb(new.to_json())
+        text = new.dumps()
+        if row_serial is None:
+            conn.execute(
+                "INSERT INTO lorainfra_states (workspace, lineage, serial, document, document_text, "
+                "updated_at, updated_by, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (self.workspace, new.lineage, new.serial, jsonb, text, written_at, who, operation),
             )
-        if expected is not None and serial != expected:
-            raise StateError(
-                f"state was changed by another writer: expected serial {expected}, found {serial} "
-                f"({self.describe()}); run the command again"
+        elif new.serial > row_serial:
+            conn.execute(
+                "UPDATE lorainfra_states SET lineage = %s, serial = %s, document = %s, "
+                "document_text = %s, updated_at = %s, updated_by = %s, operation = %s "
+                "WHERE workspace = %s",
+                (new.lineage, new.serial, jsonb, text, written_at, who, operation, self.workspace),
             )
+        conn.execute(
+            "INSERT INTO lorainfra_state_history (workspace, serial, lineage, document, "
+            "document_text, written_at, who, operation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (self.workspace, new.serial, new.lineage, jsonb, text, written_at, who, operation),
+        )
 
     # -- locking --
     def _lock_key(self, conn: Any) -> int:
@@ -302,11 +361,10 @@ class PostgresBackend:
                 conn.execute("SET tcp_keepalives_interval = 10")
                 conn.execute("SET tcp_keepalives_count = 3")
             key = self._lock_key(conn)
-            deadline = time.monotonic() + timeout
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-                if time.monotonic() >= deadline:
-                    raise lock_error(self._lock_row(conn), timeout)
-                time.sleep(POLL_INTERVAL)
+            if not retry_until(
+                lambda: bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]), timeout
+            ):
+                raise lock_error(self._lock_row(conn), timeout)
             info = LockInfo(
                 id=str(uuid.uuid4()), who=self.who, operation=operation, created=rfc3339(self.clock())
             )
@@ -318,9 +376,11 @@ class PostgresBackend:
                 "created = EXCLUDED.created",
                 (self.workspace, info.id, info.who, info.operation, self.clock()),
             )
+            self._held, self._lost = (conn, info), None
             try:
                 yield info
             finally:
+                self._held, self._lost = None, None
                 # The connection may have been terminated by force-unlock: then there is nothing to do.
                 with contextlib.suppress(pg.Error):
                     conn.execute(
@@ -328,6 +388,23 @@ class PostgresBackend:
                         (self.workspace, info.id),
                     )
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def lock_lost(self) -> str | None:
+        held = self._held
+        if held is None:
+            return None
+        if self._lost is None:
+            conn, info = held
+            pg = _psycopg()
+            try:
+                conn.execute("SELECT 1")  # the advisory lock lives exactly as long as this session
+            except pg.Error as exc:
+                reason = self._scrub(" ".join(str(exc).split()) or type(exc).__name__)
+                self._lost = (
+                    f"the state lock ({info.describe()}) was lost: the database session holding it ended "
+                    f"(server restart, network loss or force-unlock: {reason}), so another run can take it"
+                )
+        return self._lost
 
     def _lock_row(self, conn: Any) -> LockInfo | None:
         row = conn.execute(
@@ -374,9 +451,8 @@ class PostgresBackend:
                     raise LockError(
                         f"could not end the database session (pid {pid}) holding {info.describe()}"
                     )
-            deadline = time.monotonic() + 5.0
-            while self._holder_pids(conn, key) and time.monotonic() < deadline:
-                time.sleep(POLL_INTERVAL)  # the terminated session releases its lock as it exits
+            # the terminated session releases its lock as it exits
+            retry_until(lambda: not self._holder_pids(conn, key), 5.0)
             conn.execute(
                 "DELETE FROM lorainfra_locks WHERE workspace = %s AND lock_id = %s", (self.workspace, lock_id)
             )

@@ -131,7 +131,7 @@ def test_unreadable_state_file_is_a_state_error(local_store: Store) -> None:
     assert path is not None
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    with pytest.raises(StateError, match=r"state\.json: state is not valid JSON"):
+    with pytest.raises(StateError, match=r"state\.json is damaged \(state is not valid JSON"):
         local_store.new().read()
 
 
