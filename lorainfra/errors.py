@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+REDACTED = "<redacted>"
+MIN_SECRET_LENGTH = 4  # shorter "secrets" (test keys like "k") would blank out ordinary letters
+_URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@]*)@")
+_DSN_PASSWORD = re.compile(r"(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without any of ``secrets`` and without URL or DSN passwords (``scheme://user:PW@``, ``password=PW``).
+
+    The one redaction rule: applied wherever a message is built from something a server, a driver or a user
+    supplied (response bodies, exception strings, URLs).
+    """
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+
+    def userinfo(match: re.Match[str]) -> str:
+        user, colon, _ = match.group("userinfo").partition(":")
+        return f"{match.group('scheme')}{user + ':' if colon else ''}{REDACTED}@"
+
+    text = _URL_PASSWORD.sub(userinfo, text)
+    return _DSN_PASSWORD.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 @dataclass(frozen=True, order=True)
@@ -69,6 +93,13 @@ class ApiError(LorainfraError):
 
 class TransportError(LorainfraError):
     """The API could not be reached (connection refused, timeout...)."""
+
+
+class ProtocolError(TransportError):
+    """The server answered, but not with something usable (no object, a paging loop, a body too large).
+
+    Like a lost answer, it leaves open whether a write was carried out; unlike one, it is not retried.
+    """
 
 
 class OperationError(LorainfraError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ import httpx
 
 from lorainfra.config.model import DEFAULT_MAX_RPS, frozen_mapping
 from lorainfra.providers.base import ModelInfo, Observed, RemoteObject, lora_identity
-from lorainfra.providers.http import PAGE_SIZE, HttpClient, RetryPolicy
+from lorainfra.providers.http import Expect, HttpClient, HttpLimits, RetryPolicy
 from lorainfra.providers.wire import from_wire, to_wire
 
 _COLLECTION = {"deployment": "deployments", "lora": "deployedModels"}
@@ -34,11 +35,13 @@ class FireworksProvider:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         logger: logging.Logger | None = None,
+        limits: HttpLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.account = account
         self._http = HttpClient(
             api_key=api_key, base_url=base_url, transport=transport, retry=retry, max_rps=max_rps, timeout=timeout,
-            sleep=sleep, rng=rng, logger=logger,
+            sleep=sleep, rng=rng, logger=logger, limits=limits, clock=clock,
         )
 
     @property
@@ -61,35 +64,19 @@ class FireworksProvider:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         ok_missing: bool = False,
+        expect: Expect = "object",
     ) -> Any:
-        return await self._http.request(method, path, params=params, json=json, ok_missing=ok_missing)
+        return await self._http.request(method, path, params=params, json=json, ok_missing=ok_missing, expect=expect)
 
     async def _list_all(self, collection: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return await self._http.list_all(self._path(collection), collection, params)
+        return await self._http.list_all(self._path(collection), collection, params, parse=lambda raw: raw)
 
     # ---------------------------------------------------------------- reads
     async def list_objects(self, kind: str) -> list[RemoteObject]:
         """Every object of a kind, paged; each page is parsed while the request for the next one is in flight."""
         collection = _COLLECTION[kind]
-
-        def fetch(token: str) -> asyncio.Task[Any]:
-            query: dict[str, Any] = {"pageSize": PAGE_SIZE}
-            if token:
-                query["pageToken"] = token
-            return asyncio.ensure_future(self._request("GET", self._path(collection), params=query))
-
-        objects: list[RemoteObject] = []
-        pending = fetch("")
-        while True:
-            page = await pending
-            token = page.get("nextPageToken") or ""
-            if token:
-                pending = fetch(token)
-                for _ in range(3):  # let the next request reach the socket before parsing this page
-                    await asyncio.sleep(0)
-            objects.extend(from_wire(kind, raw, account=self.account) for raw in page.get(collection) or [])
-            if not token:
-                return objects
+        return await self._http.list_all(self._path(collection), collection,
+                                         parse=lambda raw: from_wire(kind, raw, account=self.account))
 
     async def refresh(self) -> Observed:
         before = self.requests
@@ -152,7 +139,7 @@ class FireworksProvider:
 
     async def delete(self, kind: str, name: str) -> None:
         params = {"hard": True} if kind == "deployment" else None
-        await self._request("DELETE", f"/v1/{name}", params=params, ok_missing=True)
+        await self._request("DELETE", f"/v1/{name}", params=params, ok_missing=True, expect="any")
 
     async def aclose(self) -> None:
         await self._http.aclose()
