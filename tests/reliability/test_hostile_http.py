@@ -357,3 +357,32 @@ def test_cli_bad_urls_and_keys_give_one_line_and_no_traceback(tmp_path: Path) ->
             if "--debug" not in args:
                 assert "Traceback" not in text, (args, text)
                 assert text.strip().startswith("Error:"), (args, text)
+
+
+# ------------------------------------------------------------------ item 12: DSN passwords
+
+
+@pytest.mark.parametrize("dsn", ["postgresql://bob:Secr3tPW@[::1/db", "postgresql://bob:Secr3t PW@127.0.0.1:1/db",
+                                 "host=127.0.0.1 port=1 password='Secr3t PW' connect_timeout=x",
+                                 "postgresql://bob:Secr3t%20PW@127.0.0.1:99999/db"])
+def test_unusable_dsn_never_shows_its_password(tmp_path: Path, dsn: str) -> None:
+    pytest.importorskip("psycopg")
+    folder = make_config(tmp_path / "cfg")
+    cfg = folder / "lorainfra.yaml"
+    cfg.write_text(cfg.read_text().replace("backend: local", "backend: postgres\n  dsn_env: HOSTILE_DSN"))
+    r = cli("plan", str(folder), env=clean_env(FIREWORKS_API_KEY=KEY, HOSTILE_DSN=dsn))
+    text = r.out + r.err
+    assert r.code == 1 and "Traceback" not in text, text
+    assert "Secr3t" not in text, text
+    assert text.startswith("Error: postgres state backend"), text
+
+
+def test_redact_finds_passwords_in_urls_and_dsns_no_parser_accepts() -> None:
+    from lorainfra.errors import dsn_passwords, redact
+
+    assert redact("x https://u:p%40ss@h/ y", ["sk-long-key"]) == "x https://u:<redacted>@h/ y"
+    assert dsn_passwords("postgresql://bob:Secr3t PW@[::1/db") == ["Secr3t PW"]
+    assert dsn_passwords("postgresql://bob:p%20w@h/db") == ["p%20w", "p w"]
+    assert dsn_passwords("host=h password='a \\'b' user=u") == ["a 'b"]
+    assert dsn_passwords("host=h password=plain user=u") == ["plain"]
+    assert dsn_passwords("host=h user=u") == []
