@@ -18,6 +18,7 @@ import httpx
 
 from lorainfra import __version__
 from lorainfra.config.model import DEFAULT_MAX_RPS
+from lorainfra.config.settings import clean_api_key
 from lorainfra.errors import ApiError, LorainfraError, ProtocolError, TransportError, redact
 
 PAGE_SIZE = 200
@@ -167,6 +168,7 @@ class HttpClient:
         self._rng = rng or random.Random()
         self._log = logger or logging.getLogger("lorainfra.http")
         self._secrets = (api_key, api_key.strip())
+        api_key = clean_api_key(api_key, "the API key")
         self.requests = 0
         self._base_url = redact(base_url.rstrip("/"))
         self._reached = False  # whether the endpoint ever answered this client

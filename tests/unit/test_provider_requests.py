@@ -234,3 +234,21 @@ def test_unreachable_endpoint_gives_up_after_the_unreachable_deadline_a_reached_
     with pytest.raises(TransportError):
         run(p.get("deployment", DEP["name"]))
     assert clock.now - start >= 299.0  # once reached, a refused connection is a passing fault: full deadline
+
+
+def test_provider_strips_the_key_and_refuses_one_that_cannot_be_a_header() -> None:
+    from lorainfra.errors import SettingsError
+
+    seen: list[httpx.Request] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(r)
+        return httpx.Response(200, json=DEP)
+
+    p = FireworksProvider(account="acme", api_key=" sk-secret-123\n", base_url="https://api.fireworks.ai",
+                          transport=httpx.MockTransport(handler), max_rps=0)
+    run(p.get("deployment", DEP["name"]))
+    assert seen[-1].headers["authorization"] == "Bearer sk-secret-123"
+    with pytest.raises(SettingsError) as info:
+        FireworksProvider(account="acme", api_key="sk-secret-123\u00e9", base_url="https://api.fireworks.ai")
+    assert "sk-secret" not in str(info.value)
