@@ -42,8 +42,8 @@ class HttpLimits:
     """Bounds on one request: its whole duration, the size of its answer, and the pages of one listing."""
 
     request_timeout: float = 60.0  # seconds for one request, connect to last byte
-    max_body_bytes: int = 64 * 1024 * 1024
-    max_pages: int = 10_000  # 2 million objects at 200 a page
+    max_body_bytes: int = 16 * 1024 * 1024  # a page of 200 objects is well under 1 MiB
+    max_pages: int = 500  # 100,000 objects at 200 a page
 
 
 class RateLimiter:
