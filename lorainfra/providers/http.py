@@ -251,7 +251,7 @@ class HttpClient:
                     f"{error.message} (the server asked to retry after {delay:g}s (Retry-After), more than the "
                     f"{left:.0f}s left of this operation's {self._retry.deadline:g}s deadline)"))
             if delay is None:
-                delay = min(self._retry.base_delay * 2 ** (attempt - 1), self._retry.max_delay)
+                delay = min(self._retry.base_delay * 2 ** min(attempt - 1, 30), self._retry.max_delay)
                 delay *= 0.5 + self._rng.random() / 2  # jitter
             await self._sleep(min(delay, left))
 
@@ -266,7 +266,7 @@ class HttpClient:
         except TimeoutError:
             what = (f"the body was still arriving after {progress.received} bytes (the server sends too slowly)"
                     if progress.headers else "the server sent nothing")
-            raise TransportError(f"{method} {path}: no complete answer within {budget:g}s (the whole-request "
+            raise TransportError(f"{method} {path}: no complete answer within {budget:.3g}s (the whole-request "
                                  f"deadline): {what}") from None
         except _TooLarge:
             raise ProtocolError(f"{method} {path}: the answer is larger than {_size(self._limits.max_body_bytes)}; "

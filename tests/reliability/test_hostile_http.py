@@ -227,6 +227,13 @@ def test_429_storm_is_retried_until_the_operation_deadline_not_6_attempts() -> N
     assert 590 <= clock.now - 1000.0 <= 600.0
 
 
+def test_a_long_storm_without_retry_after_keeps_backing_off() -> None:
+    clock, seen, result = storm(lambda n: httpx.Response(503, json={"code": 14, "message": "unavailable"}),
+                                RetryPolicy(deadline=1e6, max_attempts=1100))
+    assert isinstance(result, ApiError) and result.status == 503 and len(seen) == 1100
+    assert max(clock.slept) <= 8.0
+
+
 @pytest.mark.parametrize("header", ["120", "http-date"])
 def test_retry_after_is_honoured_as_given_above_60s(header: str) -> None:
     def answers(n: int) -> httpx.Response:
