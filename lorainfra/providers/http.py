@@ -249,7 +249,7 @@ class HttpClient:
             if delay is not None and delay > left and isinstance(error, ApiError):
                 raise dataclasses.replace(error, message=(
                     f"{error.message} (the server asked to retry after {delay:g}s (Retry-After), more than the "
-                    f"{left:.0f}s left of this operation's {self._retry.deadline:g}s deadline)"))
+                    f"{left:.3g}s left of this operation's {self._retry.deadline:g}s deadline)"))
             if delay is None:
                 delay = min(self._retry.base_delay * 2 ** min(attempt - 1, 30), self._retry.max_delay)
                 delay *= 0.5 + self._rng.random() / 2  # jitter
