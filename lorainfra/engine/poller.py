@@ -16,7 +16,8 @@ class Poller:
 
     Calls arriving within ``gather`` seconds of each other form a batch. A batch of N names of one
     kind costs N GETs, or one paged LIST of that kind (ceil(total / 200) requests): the cheaper is
-    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200.
+    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200. A failed LIST
+    does not fail the batch: its waiters read with GETs instead, and a failed GET fails only its own.
     """
 
     def __init__(self, provider: Provider, totals: Mapping[str, int] | None = None, *, gather: float = 0.02) -> None:
