@@ -2,7 +2,49 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+REDACTED = "<redacted>"
+MIN_SECRET_LENGTH = 4  # shorter "secrets" (test keys like "k") would blank out ordinary letters
+_URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@]*)@")
+_DSN_PASSWORD = re.compile(r"(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)")
+
+
+def dsn_passwords(dsn: str) -> list[str]:
+    """Passwords written in a DSN or URL, found by reading the text (so also in DSNs that no parser accepts)."""
+    found: list[str] = []
+    scheme = re.match(r"\s*[A-Za-z][A-Za-z0-9+.-]*://", dsn)
+    if scheme:
+        userinfo, at, _ = dsn[scheme.end():].rpartition("@")
+        _user, colon, password = userinfo.partition(":")
+        if at and colon and password:
+            found += [password, unquote(password)]
+    for match in _DSN_PASSWORD.finditer(dsn):
+        value = match.group(2)
+        if value.startswith("'"):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1] if value.endswith("'") and len(value) > 1 else value[1:])
+        found += [value, value.split("&", 1)[0]]
+    return list(dict.fromkeys(v for v in found if v))
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without any of ``secrets`` and without URL or DSN passwords (``scheme://user:PW@``, ``password=PW``).
+
+    The one redaction rule: applied wherever a message is built from something a server, a driver or a user
+    supplied (response bodies, exception strings, URLs).
+    """
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+
+    def userinfo(match: re.Match[str]) -> str:
+        user, colon, _ = match.group("userinfo").partition(":")
+        return f"{match.group('scheme')}{user + ':' if colon else ''}{REDACTED}@"
+
+    text = _URL_PASSWORD.sub(userinfo, text)
+    return _DSN_PASSWORD.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 @dataclass(frozen=True, order=True)
@@ -73,6 +115,13 @@ class ApiError(LorainfraError):
 
 class TransportError(LorainfraError):
     """The API could not be reached (connection refused, timeout...)."""
+
+
+class ProtocolError(TransportError):
+    """The server answered, but not with something usable (no object, a paging loop, a body too large).
+
+    Like a lost answer, it leaves open whether a write was carried out; unlike one, it is not retried.
+    """
 
 
 class OperationError(LorainfraError):

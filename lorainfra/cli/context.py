@@ -18,6 +18,7 @@ import yaml
 from lorainfra.addresses import valid_id
 from lorainfra.config.loader import load_config, outside_links_allowed
 from lorainfra.config.model import DEFAULT_BASE_URL, DEFAULT_MAX_RPS, LOCAL_ENDPOINT, Config
+from lorainfra.config.settings import clean_api_key, parse_endpoint
 from lorainfra.errors import SettingsError
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
 from lorainfra.state.backend import StateBackend
@@ -58,12 +59,10 @@ def resolve_settings(
     max_rps: float = DEFAULT_MAX_RPS,
 ) -> Settings:
     """Flag > config > environment > default, the way the official SDK reads FIREWORKS_* variables."""
-    endpoint = endpoint_flag or config.provider.endpoint or environ.get("FIREWORKS_BASE_URL") or DEFAULT_BASE_URL
-    endpoint = endpoint.rstrip("/")
-    if endpoint != LOCAL_ENDPOINT and not endpoint.startswith(("http://", "https://")):
-        raise SettingsError(f"endpoint {endpoint!r} is neither 'local' nor an http(s) URL")
-    if endpoint.endswith("/v1"):
-        raise SettingsError(f"endpoint {endpoint!r} must not end in /v1: lorainfra appends /v1/... itself")
+    sources = (("--endpoint", endpoint_flag), ("provider.endpoint", config.provider.endpoint),
+               ("FIREWORKS_BASE_URL", environ.get("FIREWORKS_BASE_URL")))
+    source, raw = next(((name, value) for name, value in sources if value and value.strip()), ("", DEFAULT_BASE_URL))
+    endpoint = parse_endpoint(raw, source or "the default endpoint")
     if endpoint.startswith("http://") and not _is_loopback(endpoint) and not insecure:
         raise SettingsError(
             f"refusing plain http:// endpoint {endpoint}: the API key would travel unencrypted; use https://, "
@@ -76,7 +75,7 @@ def resolve_settings(
         )
     if not valid_id(account):
         raise SettingsError(f"account {account!r} is not a valid Fireworks account ID")
-    api_key = environ.get("FIREWORKS_API_KEY", "")
+    api_key = clean_api_key(environ.get("FIREWORKS_API_KEY", ""))
     if not api_key:
         if endpoint != LOCAL_ENDPOINT:
             raise SettingsError(

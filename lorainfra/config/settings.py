@@ -11,7 +11,7 @@ from lorainfra.config.durations import parse_duration, schema_rejects
 from lorainfra.config.hints import short
 from lorainfra.config.model import LOCAL_ENDPOINT, EmulatorSettings, ProviderSettings, StateSettings
 from lorainfra.config.yamlsource import Document
-from lorainfra.errors import Diagnostic, Span
+from lorainfra.errors import Diagnostic, SettingsError, Span, redact
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMULATOR_KEYS = ("ready_after", "deployed_after", "delete_after")
@@ -22,22 +22,68 @@ def _section(doc: Document, key: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def check_endpoint(value: str, span: Span) -> list[Diagnostic]:
+def endpoint_problem(value: str) -> tuple[str, str] | None:
+    """What is wrong with an endpoint value, as (``must ...`` sentence, hint), or None if it is usable.
+
+    The one endpoint rule, for provider.endpoint, --endpoint and FIREWORKS_BASE_URL alike. Never quotes a
+    password: values are shown redacted.
+    """
     if value == LOCAL_ENDPOINT:
-        return []
-    parts = urlsplit(value) if value.isprintable() and " " not in value else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        return [Diagnostic(span, f"provider.endpoint must be 'local' or an http(s):// URL, not {short(value)}",
-                           "use 'local' for the embedded emulator, or e.g. https://api.fireworks.ai")]
-    if parts.username or parts.password:
-        return [Diagnostic(span, "provider.endpoint must not contain credentials",
-                           "remove the user:password@ part; the API key comes from FIREWORKS_API_KEY")]
+        return None
+    shown = short(redact(value))
+    fix = "use 'local' for the embedded emulator, or e.g. https://api.fireworks.ai"
+    if not value.isprintable() or " " in value:
+        return f"must be 'local' or an http(s):// URL, not {shown}", fix
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            return f"must have a port from 1 to 65535, not {shown}", fix
+        return f"must be a valid URL, not {shown} ({exc})", fix
+    if parts.scheme not in ("http", "https"):
+        return f"must be 'local' or an http(s):// URL, not {shown}", fix
+    if parts.username or parts.password or "@" in parts.netloc:
+        return ("must not contain credentials",
+                "remove the user:password@ part; the API key comes from FIREWORKS_API_KEY (rotate the password "
+                "if it was committed or logged)")
+    if not parts.hostname:
+        return f"must be 'local' or an http(s):// URL with a host, not {shown}", fix
+    if port == 0:
+        return f"must have a port from 1 to 65535, not {shown}", fix
     if parts.query or parts.fragment:
-        return [Diagnostic(span, "provider.endpoint must not have a query or fragment", "remove the ?... or #... part")]
+        return "must not have a query or fragment", "remove the ?... or #... part"
     if parts.path.rstrip("/").endswith("/v1"):
-        return [Diagnostic(span, "provider.endpoint must not end in /v1",
-                           f"lorainfra adds /v1 itself; write {value.rstrip('/')[: -len('/v1')]}")]
-    return []
+        return "must not end in /v1", f"lorainfra adds /v1 itself; write {value.rstrip('/')[: -len('/v1')]}"
+    return None
+
+
+def check_endpoint(value: str, span: Span) -> list[Diagnostic]:
+    problem = endpoint_problem(value)
+    return [] if problem is None else [Diagnostic(span, f"provider.endpoint {problem[0]}", problem[1])]
+
+
+def parse_endpoint(value: str, source: str) -> str:
+    """A checked endpoint ('local' or a base URL without a trailing /) from ``source`` (e.g. ``--endpoint``)."""
+    endpoint = value.strip()
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        raise SettingsError(f"{source} {problem[0]}; {problem[1]}")
+    return endpoint.rstrip("/")
+
+
+def clean_api_key(value: str, source: str = "FIREWORKS_API_KEY") -> str:
+    """The API key without surrounding whitespace (as read from a file or a secret); other characters that
+    cannot travel in an HTTP header are refused without showing the key."""
+    key = value.strip()
+    for index, char in enumerate(key):
+        if not ("!" <= char <= "~"):
+            kind = "a space" if char == " " else "a control character" if char.isascii() else "a non-ASCII character"
+            raise SettingsError(
+                f"{source} has {kind} at position {index + 1} of {len(key)}: an API key is printable ASCII "
+                "without spaces; copy it again from the Fireworks console (the key is not shown here)"
+            )
+    return key
 
 
 def check_provider(doc: Document) -> list[Diagnostic]:

@@ -16,7 +16,8 @@ class Poller:
 
     Calls arriving within ``gather`` seconds of each other form a batch. A batch of N names of one
     kind costs N GETs, or one paged LIST of that kind (ceil(total / 200) requests): the cheaper is
-    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200.
+    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200. A failed LIST
+    does not fail the batch: its waiters read with GETs instead, and a failed GET fails only its own.
     """
 
     def __init__(self, provider: Provider, totals: Mapping[str, int] | None = None, *, gather: float = 0.02) -> None:
@@ -42,24 +43,36 @@ class Poller:
         if not batch:
             return
         try:
-            pages = max(1, math.ceil(self.totals.get(kind, 0) / PAGE))
-            if len(batch) > pages:
-                listed = await self.provider.list_objects(kind)
-                self.totals[kind] = len(listed)
-                found: dict[str, RemoteObject | None] = {o.name: o for o in listed}
-                results = {name: found.get(name) for name in batch}
-            else:
-                objs = await asyncio.gather(*(self.provider.get(kind, name) for name in batch))
-                results = dict(zip(batch, objs, strict=True))
-        except BaseException as exc:
+            results = await self._read(kind, batch)
+        except BaseException as exc:  # only cancellation gets here: read errors are per name
             for futures in batch.values():
                 for f in futures:
                     if not f.done():
                         f.set_exception(exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return
+            raise
         for name, futures in batch.items():
             for f in futures:
                 if not f.done():
-                    f.set_result(results[name])
+                    outcome = results[name]
+                    if isinstance(outcome, BaseException):
+                        f.set_exception(outcome)
+                    else:
+                        f.set_result(outcome)
+
+    async def _read(self, kind: str, batch: Mapping[str, object]) -> dict[str, RemoteObject | BaseException | None]:
+        """Each name's object, None, or its own error: a failed LIST falls back to GETs, one failed GET fails one name."""
+        pages = max(1, math.ceil(self.totals.get(kind, 0) / PAGE))
+        if len(batch) > pages:
+            try:
+                listed = await self.provider.list_objects(kind)
+            except Exception:
+                pass  # each waiter then reads on its own, with its own retries
+            else:
+                self.totals[kind] = len(listed)
+                found: dict[str, RemoteObject | None] = {o.name: o for o in listed}
+                return {name: found.get(name) for name in batch}
+        outcomes = await asyncio.gather(*(self.provider.get(kind, name) for name in batch), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancellation, KeyboardInterrupt: not a read error
+        return dict(zip(batch, outcomes, strict=True))

@@ -35,6 +35,8 @@ def plan_file_digest(doc: Mapping[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+MAX_PLAN_BYTES = 64 * 1024 * 1024  # far above any real plan; /dev/zero or a wrong file must not be read forever
+
 
 def write_plan_file(path: str | os.PathLike[str], plan: Plan, *, config_dir: str) -> None:
     """Atomically write the plan (mode 0600: plans are reviewed artefacts, not for everyone)."""
@@ -64,8 +66,12 @@ def write_plan_file(path: str | os.PathLike[str], plan: Plan, *, config_dir: str
 def read_plan_file(path: str | os.PathLike[str]) -> tuple[Plan, str, dict[str, Any]]:
     """(plan, config_dir, raw JSON) from a plan file, or a clear error saying what is wrong with it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        doc = json.loads(text)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_PLAN_BYTES + 1)
+        if len(data) > MAX_PLAN_BYTES:
+            raise LorainfraError(f"{path}: larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB: not a lorainfra plan "
+                                 "file (make one with `lorainfra plan --out FILE`)")
+        doc = json.loads(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LorainfraError(f"{path}: not a readable lorainfra plan file ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("kind") != KIND or not isinstance(doc.get("plan"), dict):

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from lorainfra.errors import LockError, StateError
+from lorainfra.errors import LockError, StateError, dsn_passwords, redact
 from lorainfra.state.backend import (
     HistoryEntry,
     LockInfo,
@@ -80,7 +80,10 @@ _PASSWORD_KV = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORE
 def mask_dsn(dsn: str) -> str:
     """The DSN with any password replaced by ``***`` (URI or ``key=value`` form)."""
     if "://" in dsn:
-        parts = urlsplit(dsn)
+        try:
+            parts = urlsplit(dsn)
+        except ValueError:  # unparsable: redact what reads as a password
+            return redact(dsn, dsn_passwords(dsn))
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, _, hosts = netloc.rpartition("@")
@@ -133,9 +136,9 @@ class PostgresBackend:
         try:
             params = _psycopg().conninfo.conninfo_to_dict(dsn)
         except Exception:
-            return []
+            return dsn_passwords(dsn)
         password = params.get("password")
-        return [str(password)] if password else []
+        return [str(password), *dsn_passwords(dsn)] if password else dsn_passwords(dsn)
 
     def _scrub(self, text: str) -> str:
         text = text.replace(self._dsn, mask_dsn(self._dsn))

@@ -197,3 +197,58 @@ def test_connection_errors_are_retried_then_reported() -> None:
     with pytest.raises(TransportError):
         run(p.get("deployment", DEP["name"]))
     assert len(seen) == 3
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_unreachable_endpoint_gives_up_after_the_unreachable_deadline_a_reached_one_at_the_full_deadline() -> None:
+    clock = FakeClock()
+    refuse = {"on": True}
+    seen: list[float] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(clock.now)
+        if refuse["on"]:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=r)
+        return httpx.Response(200, json=DEP)
+
+    p = FireworksProvider(account="acme", api_key="sk-secret-123", base_url="https://api.fireworks.ai",
+                          transport=httpx.MockTransport(handler), sleep=clock.sleep, clock=clock, max_rps=0,
+                          retry=RetryPolicy(deadline=300.0, unreachable_deadline=10.0))
+    with pytest.raises(TransportError, match="cannot reach the endpoint"):
+        run(p.get("deployment", DEP["name"]))
+    assert 10.0 <= seen[-1] < 20.0  # never reached: given up after about 10 s, not 300
+    refuse["on"] = False
+    assert run(p.get("deployment", DEP["name"])) is not None
+    refuse["on"] = True
+    start = clock.now
+    with pytest.raises(TransportError):
+        run(p.get("deployment", DEP["name"]))
+    assert clock.now - start >= 299.0  # once reached, a refused connection is a passing fault: full deadline
+
+
+def test_provider_strips_the_key_and_refuses_one_that_cannot_be_a_header() -> None:
+    from lorainfra.errors import SettingsError
+
+    seen: list[httpx.Request] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(r)
+        return httpx.Response(200, json=DEP)
+
+    p = FireworksProvider(account="acme", api_key=" sk-secret-123\n", base_url="https://api.fireworks.ai",
+                          transport=httpx.MockTransport(handler), max_rps=0)
+    run(p.get("deployment", DEP["name"]))
+    assert seen[-1].headers["authorization"] == "Bearer sk-secret-123"
+    with pytest.raises(SettingsError) as info:
+        FireworksProvider(account="acme", api_key="sk-secret-123\u00e9", base_url="https://api.fireworks.ai")
+    assert "sk-secret" not in str(info.value)
