@@ -22,7 +22,7 @@ from lorainfra.cli.app import (
     app,
     run_async,
 )
-from lorainfra.errors import ConfigError, LorainfraError
+from lorainfra.errors import ConfigError, Diagnostic, LorainfraError
 
 # Heavy modules (httpx, jsonschema, networkx, rich, the engine) are imported inside the commands that
 # need them, so that `lorainfra --help` and command-line errors stay fast (docs/performance.md).
@@ -79,10 +79,24 @@ def _raise_plan_errors(planned: Planned) -> None:
 
 
 @app.command()
-def validate(directory: DirArg = ".") -> None:
+def validate(
+    directory: DirArg = ".",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (terraform validate -json's shape).")] = False,
+) -> None:
     """Check the config folder offline: schema, references, IDs, bounds. No API call."""
     from lorainfra.config.loader import load_config
 
+    if as_json:
+        from lorainfra.config.validate_json import validate_json
+
+        diagnostics: list[Diagnostic] = []
+        try:
+            load_config(directory)
+        except ConfigError as exc:
+            diagnostics = list(exc.diagnostics)
+        report = validate_json(diagnostics)
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        raise typer.Exit(0 if report["valid"] else 1)
     config = load_config(directory)
     n = len(config.resources)
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
