@@ -128,6 +128,7 @@ def _console(stderr: bool = False) -> Console:
 from lorainfra.cli import commands as _commands  # noqa: E402,F401
 from lorainfra.cli import emulator_cmd as _emulator_cmd  # noqa: E402,F401
 from lorainfra.cli import fmt_cmd as _fmt_cmd  # noqa: E402,F401
+from lorainfra.cli import graph_cmd as _graph_cmd  # noqa: E402,F401
 from lorainfra.cli import review_cmds as _review_cmds  # noqa: E402,F401
 from lorainfra.cli import state_cmds as _state_cmds  # noqa: E402,F401
 
