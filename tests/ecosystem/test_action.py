@@ -188,7 +188,7 @@ def test_plan_errors_reach_the_comment_and_fail_the_job(runner: Runner) -> None:
     assert failed.outputs["plan"]["exitcode"] == "1"
     (comment,) = runner.github_state["comments"]["7"]
     assert "### lorainfra plan `staging` failed" in comment["body"]
-    assert "loras.yaml:5:17: error: no deployment 'shred-base'; did you mean 'shared-base'?" in comment["body"]
+    assert "loras.yaml:6:17: error: no deployment 'shred-base'; did you mean 'shared-base'?" in comment["body"]
     assert not (runner.artifacts / str(runner.next_run_id)).exists()  # nothing to apply
 
 

@@ -82,4 +82,4 @@ def test_try_repo_on_examples(tmp_path: Path) -> None:
     git(repo, "add", "-A")
     bad = run(hooks_repo, repo, home, "lorainfra-validate")
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert "deployments.yaml:7:" in bad.stdout and "replicas.max (0) is less than replicas.min (1)" in bad.stdout
+    assert "deployments.yaml:8:" in bad.stdout and "replicas.max (0) is less than replicas.min (1)" in bad.stdout
