@@ -69,7 +69,12 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (also NO_COLOR=1); accepted after the command too.")
+    ] = False,
 ) -> None:
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # rich and lorainfra.cli.colour both honour it, for this whole run
     opts = GlobalOptions()
     opts.debug = debug
     opts.endpoint = endpoint
@@ -135,9 +140,13 @@ from lorainfra.cli import state_cmds as _state_cmds  # noqa: E402,F401
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one clear message and exit 1 on any lorainfra error."""
-    debug = "--debug" in (argv if argv is not None else sys.argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if "--no-color" in args:  # Terraform takes -no-color on every command: accept it anywhere
+        args = [arg for arg in args if arg != "--no-color"]
+        os.environ["NO_COLOR"] = "1"
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=args, standalone_mode=True)
     except ConfigError as exc:
         err = _console(stderr=True)
         for d in exc.diagnostics:

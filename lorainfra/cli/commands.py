@@ -139,7 +139,9 @@ def _emit_plan(plan_: Plan, fmt_: str) -> None:
     elif fmt_ == "markdown":
         sys.stdout.write(plan_markdown(plan_))
     else:
-        sys.stdout.write(render_plan(plan_))
+        from lorainfra.cli.colour import plan_for
+
+        sys.stdout.write(plan_for(sys.stdout, render_plan(plan_)))
 
 
 def _check_format(value: str, as_json: bool) -> str:
@@ -256,7 +258,9 @@ def _apply(
                     ensure_fresh(saved, planned.plan)
                     to_apply = saved  # exactly what was reviewed
                 else:
-                    sys.stdout.write(render_plan(to_apply))
+                    from lorainfra.cli.colour import plan_for
+
+                    sys.stdout.write(plan_for(sys.stdout, render_plan(to_apply)))
                 if not to_apply.has_changes and not planned.notes:
                     return planned, None
                 if saved is None and not auto_approve and to_apply.has_changes:
