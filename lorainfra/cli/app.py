@@ -25,7 +25,7 @@ app = typer.Typer(
     help="Terraform for Fireworks AI deployments and LoRA adapters: validate, plan, apply, destroy.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     rich_markup_mode=None,
 )
 emulator_app = typer.Typer(help="Run the embedded Fireworks control-plane emulator.", no_args_is_help=True)
