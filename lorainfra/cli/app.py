@@ -25,7 +25,7 @@ app = typer.Typer(
     help="Terraform for Fireworks AI deployments and LoRA adapters: validate, plan, apply, destroy.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     rich_markup_mode=None,
 )
 emulator_app = typer.Typer(help="Run the embedded Fireworks control-plane emulator.", no_args_is_help=True)
@@ -69,7 +69,12 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (also NO_COLOR=1); accepted after the command too.")
+    ] = False,
 ) -> None:
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # rich and lorainfra.cli.colour both honour it, for this whole run
     opts = GlobalOptions()
     opts.debug = debug
     opts.endpoint = endpoint
@@ -127,6 +132,8 @@ def _console(stderr: bool = False) -> Console:
 # commands live in their own modules; importing registers them on ``app``
 from lorainfra.cli import commands as _commands  # noqa: E402,F401
 from lorainfra.cli import emulator_cmd as _emulator_cmd  # noqa: E402,F401
+from lorainfra.cli import fmt_cmd as _fmt_cmd  # noqa: E402,F401
+from lorainfra.cli import graph_cmd as _graph_cmd  # noqa: E402,F401
 from lorainfra.cli import probe_cmd as _probe_cmd  # noqa: E402,F401
 from lorainfra.cli import review_cmds as _review_cmds  # noqa: E402,F401
 from lorainfra.cli import state_cmds as _state_cmds  # noqa: E402,F401
@@ -134,9 +141,13 @@ from lorainfra.cli import state_cmds as _state_cmds  # noqa: E402,F401
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one clear message and exit 1 on any lorainfra error."""
-    debug = "--debug" in (argv if argv is not None else sys.argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if "--no-color" in args:  # Terraform takes -no-color on every command: accept it anywhere
+        args = [arg for arg in args if arg != "--no-color"]
+        os.environ["NO_COLOR"] = "1"
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=args, standalone_mode=True)
     except ConfigError as exc:
         err = _console(stderr=True)
         for d in exc.diagnostics:

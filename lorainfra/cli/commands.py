@@ -22,7 +22,7 @@ from lorainfra.cli.app import (
     app,
     run_async,
 )
-from lorainfra.errors import ConfigError, LorainfraError
+from lorainfra.errors import ConfigError, Diagnostic, LorainfraError
 
 # Heavy modules (httpx, jsonschema, networkx, rich, the engine) are imported inside the commands that
 # need them, so that `lorainfra --help` and command-line errors stay fast (docs/performance.md).
@@ -79,14 +79,29 @@ def _raise_plan_errors(planned: Planned) -> None:
 
 
 @app.command()
-def validate(directory: DirArg = ".") -> None:
+def validate(
+    directory: DirArg = ".",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (terraform validate -json's shape).")] = False,
+) -> None:
     """Check the config folder offline: schema, references, IDs, bounds. No API call."""
     import os
 
     from lorainfra.cli.context import print_warnings
     from lorainfra.config.loader import load_config, outside_links_allowed
 
-    config = load_config(directory, allow_outside_links=outside_links_allowed(os.environ))
+    allow = outside_links_allowed(os.environ)
+    if as_json:
+        from lorainfra.config.validate_json import validate_json
+
+        diagnostics: list[Diagnostic] = []
+        try:
+            diagnostics = list(load_config(directory, allow_outside_links=allow).warnings)
+        except ConfigError as exc:
+            diagnostics = list(exc.diagnostics)
+        report = validate_json(diagnostics)
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        raise typer.Exit(0 if report["valid"] else 1)
+    config = load_config(directory, allow_outside_links=allow)
     print_warnings(config)
     n = len(config.resources)
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
@@ -129,7 +144,9 @@ def _emit_plan(plan_: Plan, fmt_: str) -> None:
     elif fmt_ == "markdown":
         sys.stdout.write(plan_markdown(plan_))
     else:
-        sys.stdout.write(render_plan(plan_))
+        from lorainfra.cli.colour import plan_for
+
+        sys.stdout.write(plan_for(sys.stdout, render_plan(plan_)))
 
 
 def _check_format(value: str, as_json: bool) -> str:
@@ -247,7 +264,9 @@ def _apply(
                     ensure_lifecycle(saved, ws.config.resources)
                     to_apply = saved  # exactly what was reviewed
                 else:
-                    sys.stdout.write(render_plan(to_apply))
+                    from lorainfra.cli.colour import plan_for
+
+                    sys.stdout.write(plan_for(sys.stdout, render_plan(to_apply)))
                 if not to_apply.has_changes and not planned.notes:
                     return planned, None
                 if saved is None and not auto_approve and to_apply.has_changes:

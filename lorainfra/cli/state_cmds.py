@@ -19,7 +19,15 @@ if TYPE_CHECKING:  # heavy modules are imported inside the commands (fast `lorai
 
 state_app = typer.Typer(help="Inspect and change the state (what lorainfra manages).", no_args_is_help=True)
 app.add_typer(state_app, name="state")
-DirOpt = Annotated[str, typer.Option("--dir", "-C", help="Config folder.")]
+DirOpt = Annotated[str | None, typer.Option("--dir", "-C", help="Config folder (or give it as the last argument).")]
+FolderArg = Annotated[str | None, typer.Argument(help="Config folder (default: the current folder).", show_default=False)]
+
+
+def _folder(positional: str | None, option: str | None) -> str:
+    """The config folder, given positionally (like every other command) or with --dir."""
+    if positional and option and Path(positional).resolve() != Path(option).resolve():
+        raise typer.BadParameter(f"two folders given: {positional} and --dir {option}; give one", param_hint="DIR")
+    return positional or option or "."
 
 
 def _backend(directory: str) -> StateBackend:
@@ -41,9 +49,9 @@ def _state(backend: StateBackend) -> State:
 
 
 @state_app.command("list")
-def list_(directory: DirOpt = ".") -> None:
+def list_(folder: FolderArg = None, directory: DirOpt = None) -> None:
     """Every managed address and its live object."""
-    state = _backend(directory).read()
+    state = _backend(_folder(folder, directory)).read()
     for address, res in sorted((state.resources if state else {}).items()):
         print(f"{address}\t{res.remote_name}")
     for address in sorted(state.pending if state else {}):
@@ -51,9 +59,9 @@ def list_(directory: DirOpt = ".") -> None:
 
 
 @state_app.command("show")
-def show(address: Annotated[str, typer.Argument()], directory: DirOpt = ".") -> None:
+def show(address: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None) -> None:
     """One managed resource as recorded (last applied attributes, dependencies)."""
-    state = _state(_backend(directory))
+    state = _state(_backend(_folder(folder, directory)))
     res = state.resources.get(address)
     if res is None:
         raise StateError(f"{address} is not in the state (see `lorainfra state list`)")
@@ -61,34 +69,35 @@ def show(address: Annotated[str, typer.Argument()], directory: DirOpt = ".") -> 
 
 
 @state_app.command("rm")
-def rm(address: Annotated[str, typer.Argument()], directory: DirOpt = ".", lock_timeout: LockTimeout = "0s") -> None:
+def rm(address: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None,
+       lock_timeout: LockTimeout = "0s") -> None:
     """Forget a resource without deleting it (it becomes 'not managed')."""
     from lorainfra.state.ops import state_rm
 
-    backend = _backend(directory)
+    backend = _backend(_folder(folder, directory))
     with backend.lock("state rm", timeout=parse_timeout(lock_timeout)):
         written = backend.write(state_rm(_state(backend), address), operation="state rm")
     print(f"Removed {address} from the state (serial {written.serial}); the live object was not touched.")
 
 
 @state_app.command("mv")
-def mv(old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument()], directory: DirOpt = ".",
-       lock_timeout: LockTimeout = "0s") -> None:
+def mv(old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument()], folder: FolderArg = None,
+       directory: DirOpt = None, lock_timeout: LockTimeout = "0s") -> None:
     """Rename a managed resource without destroying and recreating it."""
     from lorainfra.state.ops import state_mv
 
-    backend = _backend(directory)
+    backend = _backend(_folder(folder, directory))
     with backend.lock("state mv", timeout=parse_timeout(lock_timeout)):
         written = backend.write(state_mv(_state(backend), old, new), operation="state mv")
     print(f"Moved {old} to {new} (serial {written.serial}).")
 
 
 @state_app.command("history")
-def history(directory: DirOpt = ".") -> None:
+def history(folder: FolderArg = None, directory: DirOpt = None) -> None:
     """Every state version kept: serial, time, who, operation."""
     from lorainfra.state.backend import DamagedStateError
 
-    backend = _backend(directory)
+    backend = _backend(_folder(folder, directory))
     try:
         backend.read()
     except DamagedStateError as exc:
@@ -98,9 +107,10 @@ def history(directory: DirOpt = ".") -> None:
 
 
 @state_app.command("pull")
-def pull(directory: DirOpt = ".", serial: Annotated[int | None, typer.Option(help="An older serial.")] = None) -> None:
+def pull(folder: FolderArg = None, directory: DirOpt = None,
+         serial: Annotated[int | None, typer.Option(help="An older serial.")] = None) -> None:
     """Print the state document (the latest, or --serial N)."""
-    backend = _backend(directory)
+    backend = _backend(_folder(folder, directory))
     state = backend.read_serial(serial) if serial is not None else backend.read()
     if state is None:
         raise StateError(f"serial {serial} is not kept" if serial is not None else "no state yet")
@@ -108,7 +118,7 @@ def pull(directory: DirOpt = ".", serial: Annotated[int | None, typer.Option(hel
 
 
 @state_app.command("push")
-def push(file: Annotated[str, typer.Argument()], directory: DirOpt = ".",
+def push(file: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None,
          force: Annotated[bool, typer.Option("--force", help="Allow a serial not above the stored one.")] = False,
          lock_timeout: LockTimeout = "0s") -> None:
     """Replace the stored state with FILE (same lineage, newer serial)."""
@@ -121,7 +131,7 @@ def push(file: Annotated[str, typer.Argument()], directory: DirOpt = ".",
         raise LorainfraError(f"cannot read {file}: {exc}") from exc
     from lorainfra.state.backend import DamagedStateError
 
-    backend = _backend(directory)
+    backend = _backend(_folder(folder, directory))
     with backend.lock("state push", timeout=parse_timeout(lock_timeout)):
         try:
             current = backend.read()
@@ -137,7 +147,8 @@ def push(file: Annotated[str, typer.Argument()], directory: DirOpt = ".",
 @state_app.command("migrate")
 def migrate_cmd(
     to: Annotated[str, typer.Option("--to", help="Destination backend: postgres or local.")],
-    directory: DirOpt = ".",
+    folder: FolderArg = None,
+    directory: DirOpt = None,
     dsn_env: Annotated[str, typer.Option("--dsn-env", help="Env var holding the destination DSN.")] = "LORAINFRA_STATE_DSN",
     workspace: Annotated[str, typer.Option("--workspace")] = "default",
     path: Annotated[str | None, typer.Option("--path", help="Destination file (local).")] = None,
@@ -151,7 +162,7 @@ def migrate_cmd(
     from lorainfra.state.open import default_who, open_backend
     from lorainfra.state.ops import migrate
 
-    config = load_config(directory, allow_outside_links=outside_links_allowed(os.environ))
+    config = load_config(_folder(folder, directory), allow_outside_links=outside_links_allowed(os.environ))
     src = open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
     if to not in ("local", "postgres"):
         raise typer.BadParameter(f"{to!r}: use local or postgres", param_hint="--to")
