@@ -187,17 +187,30 @@ def _plain_reads_as_same(text: str) -> bool:
     return not dumped.startswith(("'", '"', "|", ">"))
 
 
+def _emitted_quoted(text: str) -> bool:
+    """Whether ruamel.yaml itself would quote this plain string on output (it cannot be written plain)."""
+    out = io.StringIO()
+    emitter = YAML(typ="rt")
+    emitter.width = _WIDTH
+    emitter.dump(text, out)
+    return out.getvalue().startswith(("'", '"'))
+
+
 def _quote(value: Any) -> Any:
     if isinstance(value, LiteralScalarString | FoldedScalarString):
         return value
     if isinstance(value, SingleQuotedScalarString | DoubleQuotedScalarString):
         text = str(value)
         return text if _plain_reads_as_same(text) else DoubleQuotedScalarString(text)
+    if type(value) is str and _emitted_quoted(value):
+        # a plain scalar the emitter must quote anyway: choose the canonical (double) style now, or the
+        # next run would turn the emitter's single quotes into double ones (not idempotent)
+        return DoubleQuotedScalarString(value)
     return value
 
 
 def _keyed_quote(key: Any) -> Any:
-    if isinstance(key, SingleQuotedScalarString | DoubleQuotedScalarString):
+    if isinstance(key, SingleQuotedScalarString | DoubleQuotedScalarString) or type(key) is str:
         return _quote(key)
     return key
 
