@@ -62,6 +62,11 @@ class ApiError(LorainfraError):
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
+    @property
+    def retryable(self) -> bool:
+        """Whether the server may still have acted (or may act if asked again): 5xx, 408, 429."""
+        return self.status >= 500 or self.status in (408, 429)
+
     def __str__(self) -> str:
         where = f"{self.method} {self.path}: " if self.method else ""
         return f"{where}HTTP {self.status}: {self.message or 'no message'}"

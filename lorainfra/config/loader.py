@@ -13,47 +13,19 @@ from types import MappingProxyType
 from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.attributes import ATTRIBUTES
 from lorainfra.config import checks, settings
-from lorainfra.config.checks import Decl
-from lorainfra.config.durations import parse_duration, wire_duration
+from lorainfra.config.decl import Decl
 from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Lifecycle, Resource, frozen_mapping
 from lorainfra.config.schema import load_schema, schema_diagnostics
 from lorainfra.config.yamlsource import Document, decode, parse_yaml
 from lorainfra.errors import ConfigError, Diagnostic, Span
+from lorainfra.kinds.registry import KINDS, kind_of
 
 MAIN_FILE = "lorainfra.yaml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAIN_ONLY = ("provider", "state")
 EXTENSION_PREFIX = "x-"
-
-# flat attribute name -> path of the YAML key that sets it
-DEPLOYMENT_KEYS: dict[str, tuple[str, ...]] = {
-    "base_model": ("base_model",),
-    "display_name": ("display_name",),
-    "description": ("description",),
-    "min_replica_count": ("replicas", "min"),
-    "max_replica_count": ("replicas", "max"),
-    "accelerator_type": ("accelerator", "type"),
-    "accelerator_count": ("accelerator", "count"),
-    "deployment_shape": ("shape",),
-    "precision": ("precision",),
-    "enable_addons": ("addons",),
-    "max_context_length": ("max_context_length",),
-    "autoscaling_policy.scale_up_window": ("autoscaling", "scale_up_window"),
-    "autoscaling_policy.scale_down_window": ("autoscaling", "scale_down_window"),
-    "autoscaling_policy.scale_to_zero_window": ("autoscaling", "scale_to_zero_window"),
-    "autoscaling_policy.load_targets": ("autoscaling", "load_targets"),
-    "placement.region": ("placement", "region"),
-    "placement.multi_region": ("placement", "multi_region"),
-    "placement.regions": ("placement", "regions"),
-}
-LORA_KEYS: dict[str, tuple[str, ...]] = {
-    name: (name,) for name in ("model", "deployment", "serverless", "display_name", "description")
-}
-_INTEGERS = {"min_replica_count", "max_replica_count", "accelerator_count", "max_context_length"}
-
 
 def config_files(root: str | os.PathLike[str]) -> list[str]:
     """The config file names directly in ``root``: *.yaml and *.yml, sorted, no dotfiles."""
@@ -154,12 +126,12 @@ def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], lis
     for doc in docs:
         if not isinstance(doc.data, dict):
             continue
-        for kind, section in checks.SECTIONS.items():
+        for kind, section in ((k.name, k.section) for k in KINDS.values()):
             bodies = doc.data.get(section)
             if not isinstance(bodies, dict):
                 continue
             for name, body in bodies.items():
-                decl = Decl(kind, name, body, doc)
+                decl = Decl(kind, name, body, doc, section)
                 every.append(decl)
                 if decl.address in first:
                     out.append(Diagnostic(decl.key_span, f"{kind} {name!r} is declared twice; first declared at "
@@ -169,36 +141,10 @@ def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], lis
     return first, every, out
 
 
-def _attributes(decl: Decl) -> tuple[dict[str, Any], dict[str, Span]]:
-    keys = DEPLOYMENT_KEYS if decl.kind == "deployment" else LORA_KEYS
-    values: dict[str, Any] = {}
-    spans: dict[str, Span] = {}
-    for spec in ATTRIBUTES[decl.kind]:
-        path = keys.get(spec.name)
-        if path is None:  # an attribute the config has no key for yet (tests keep the tables in step)
-            continue
-        if decl.has(*path):
-            value = decl.get(*path)
-            if spec.name.startswith("autoscaling_policy.") and spec.name.endswith("_window"):
-                value = wire_duration(parse_duration(value))
-            elif spec.name in _INTEGERS:
-                value = int(value)
-            elif isinstance(value, dict):
-                value = dict(sorted(value.items()))
-            elif isinstance(value, list):
-                value = list(value)
-            values[spec.name] = value
-            spans[spec.name] = decl.span(*path)
-        elif spec.default is not None:
-            values[spec.name] = spec.default
-    if decl.kind == "lora" and values.get("serverless") is True:
-        values["deployment"] = ""
-    return values, spans
-
-
 def _resource(decl: Decl, depends_on: list[Address]) -> Resource:
-    values, spans = _attributes(decl)
-    table = checks.ignore_paths(decl.kind)
+    kind = kind_of(decl.kind)
+    values, spans = kind.values(decl)
+    table = kind.ignore_paths()
     ignored = sorted({name for entry in decl.get("lifecycle", "ignore_changes") or [] for name in table[entry]})
     return Resource(
         address=decl.address,
@@ -245,23 +191,15 @@ def load_config(root: str | os.PathLike[str]) -> Config:
         diagnostics += settings.check_provider(main) + settings.check_state(main)
     declared, every, problems = _collect(docs)
     diagnostics += problems
-    deployments = {a.name: d for a, d in declared.items() if a.kind == "deployment"}
     dependencies: dict[Address, list[Address]] = {}
     for decl in every:
-        if decl.kind == "deployment":
-            diagnostics += checks.check_deployment(decl)
-        else:
-            diagnostics += checks.check_lora(decl, deployments, complete)
+        diagnostics += checks.check_declaration(decl, declared, complete)
         found, problems = checks.explicit_dependencies(decl, declared, complete)
         diagnostics += problems
         if declared.get(decl.address) is decl:
-            target = decl.get("deployment")
-            if decl.kind == "lora" and isinstance(target, str) and target in deployments \
-                    and decl.get("serverless") is not True:
-                found.append(Address("deployment", target))
-            dependencies[decl.address] = found
+            dependencies[decl.address] = found + checks.implied_dependencies(decl, declared)
     if complete:
-        diagnostics += checks.check_limits([d for d in declared.values() if d.kind == "lora"], deployments)
+        diagnostics += checks.check_limits(declared)
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})
     if diagnostics or main is None:
         raise ConfigError(sorted(set(diagnostics)))

@@ -24,7 +24,7 @@ async def walk(
     nodes: Mapping[N, tuple[N, ...]],
     run: Callable[[N], Awaitable[None]],
     *,
-    parallelism: int = 10,
+    parallelism: int | None = 10,
     stop: asyncio.Event | None = None,
     order_key: Callable[[N], str] = str,
 ) -> dict[N, Outcome[N]]:
@@ -32,6 +32,8 @@ async def walk(
 
     A failed node skips everything that depends on it, directly or not; unrelated nodes go on.
     When ``stop`` is set, nothing new starts and in-flight jobs finish ("not-started" for the rest).
+    ``parallelism`` bounds the jobs started at once (None: no bound; the applier bounds the jobs
+    sending requests with its ``Limiter`` instead).
     """
     outcomes: dict[N, Outcome[N]] = {}
     waiting = {n: set(deps) & set(nodes) for n, deps in nodes.items()}
@@ -52,7 +54,7 @@ async def walk(
             stack.extend(dependents[n])
 
     while ready or running:
-        while ready and len(running) < parallelism and not (stop and stop.is_set()):
+        while ready and (parallelism is None or len(running) < parallelism) and not (stop and stop.is_set()):
             node = ready.pop(0)
             if node in outcomes:
                 continue
