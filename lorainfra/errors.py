@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, order=True)
@@ -21,14 +21,26 @@ class Span:
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem found in the config: where, what, and what to do about it."""
+    """One problem found in the config: where, what, and what to do about it.
+
+    ``severity`` is "error" (the config is refused) or "warning"; ``address`` names the resource
+    the problem is about ("" when it is not about one); ``end`` is where the offending text ends,
+    when the reader knows it (compared by nothing: two reports of one problem are one).
+    """
 
     span: Span
     message: str
     hint: str = ""
+    severity: str = "error"
+    address: str = ""
+    end: Span | None = field(default=None, compare=False)
+
+    def about(self, address: str) -> Diagnostic:
+        """This diagnostic, naming the resource it is about (kept if it already names one)."""
+        return self if self.address else replace(self, address=address)
 
     def render(self) -> str:
-        text = f"{self.span}: error: {self.message}"
+        text = f"{self.span}: {self.severity}: {self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
@@ -77,13 +89,16 @@ class TransportError(LorainfraError):
 
 
 class OperationError(LorainfraError):
-    """An operation on one resource failed; names the address and the operation."""
+    """An operation on one resource failed; names the address, the operation, and (when the resource is
+    declared in the config) where it is declared."""
 
-    def __init__(self, address: str, operation: str, reason: str) -> None:
+    def __init__(self, address: str, operation: str, reason: str, span: Span | None = None) -> None:
         self.address = address
         self.operation = operation
         self.reason = reason
-        super().__init__(f"{address}: {operation} failed: {reason}")
+        self.span = span
+        where = f" (declared at {span})" if span is not None else ""
+        super().__init__(f"{address}: {operation} failed: {reason}{where}")
 
 
 class StateError(LorainfraError):

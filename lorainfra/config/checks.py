@@ -43,9 +43,9 @@ def check_lifecycle(decl: Decl) -> list[Diagnostic]:
 def check_declaration(decl: Decl, declared: Mapping[Address, Decl], complete: bool) -> list[Diagnostic]:
     """Every rule about one declaration: its name, its kind's own rules, its lifecycle block."""
     out = check_name(decl)
-    if not isinstance(decl.body, dict):
-        return out
-    return out + kind_of(decl.kind).check(decl, DeclContext(declared, complete)) + check_lifecycle(decl)
+    if isinstance(decl.body, dict):
+        out += kind_of(decl.kind).check(decl, DeclContext(declared, complete)) + check_lifecycle(decl)
+    return [d.about(str(decl.address)) for d in out]
 
 
 def implied_dependencies(decl: Decl, declared: Mapping[Address, Decl]) -> list[Address]:

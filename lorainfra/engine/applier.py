@@ -19,7 +19,7 @@ from lorainfra.engine.journal import Edit, Journal
 from lorainfra.engine.limiter import Limiter, Slot
 from lorainfra.engine.poller import Poller
 from lorainfra.engine.walk import walk
-from lorainfra.errors import ApiError, LorainfraError, OperationError, TransportError
+from lorainfra.errors import ApiError, LorainfraError, OperationError, Span, TransportError
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.base import Kind
 from lorainfra.kinds.registry import kind_of
@@ -89,6 +89,7 @@ class Applier:
         stop: asyncio.Event | None = None,
         totals: Mapping[str, int] | None = None,
         journal: Journal | None = None,
+        spans: Mapping[str, Span] | None = None,
     ) -> None:
         self.provider = provider
         self.journal = journal or Journal(backend, state, operation=operation)
@@ -98,6 +99,7 @@ class Applier:
         self._acted: set[str] = set()
         self._poller = Poller(provider, totals)  # waits share requests
         self._limiter = Limiter(options.parallelism)
+        self._spans = dict(spans or {})  # address -> where the config declares it (for failures)
 
     @property
     def state(self) -> State:
@@ -114,7 +116,7 @@ class Applier:
                 self.sink.emit(OperationStarted(step.address, step.op))
                 started = time.monotonic()
                 try:
-                    await self._run(step.op, changes[step.address], slot)
+                    await self._run_located(step, changes[step.address], slot)
                 except BaseException as exc:
                     self.sink.emit(OperationFinished(step.address, step.op, False, time.monotonic() - started,
                                                      _reason(exc)))
@@ -145,6 +147,16 @@ class Applier:
                            interrupted=self.stop.is_set(), stopped=tuple(stopped))
 
     # ------------------------------------------------------------------ operations
+    async def _run_located(self, step: Step, change: Change, slot: Slot) -> None:
+        """Run one step; a failure names where the resource is declared."""
+        try:
+            await self._run(step.op, change, slot)
+        except OperationError as exc:
+            span = self._spans.get(step.address)
+            if exc.span is not None or span is None:
+                raise
+            raise OperationError(exc.address, exc.operation, exc.reason, span) from exc
+
     async def _run(self, op: Op, change: Change, slot: Slot) -> None:
         if op is Op.DELETE:
             await self._delete(change, slot)
@@ -299,7 +311,7 @@ def _reason(exc: BaseException | None) -> str:
     if exc is None:
         return ""
     if isinstance(exc, OperationError):
-        return exc.reason
+        return exc.reason + (f" (declared at {exc.span})" if exc.span is not None else "")
     if isinstance(exc, asyncio.CancelledError):
         return "cancelled"
     return str(exc) or type(exc).__name__

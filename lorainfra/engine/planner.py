@@ -99,13 +99,14 @@ async def _check_creates(config: Config, provider: Provider, changes: Iterable[C
         resource = config.resources[Address.parse(change.address)]
         async with gate:
             try:
-                diagnostics.extend(await kind_of(change.kind).precheck(resource, config.resources, remote))
+                found = await kind_of(change.kind).precheck(resource, config.resources, remote)
+                diagnostics.extend(d.about(change.address) for d in found)
             except ApiError as exc:
                 if exc.status == 409:
                     return
                 diagnostics.append(
                     Diagnostic(resource.span, f"Fireworks rejects {change.address}: {exc.message}",
-                               "fix the resource so the server accepts it")
+                               "fix the resource so the server accepts it", address=change.address)
                 )
 
     await asyncio.gather(*(check(c) for c in changes if c.action in (Action.CREATE, Action.REPLACE)))
@@ -158,6 +159,7 @@ async def make_plan(
                     f"{change.address} has lifecycle.prevent_destroy set, but this plan would "
                     f"{'destroy' if change.action is Action.DELETE else 'replace'} it",
                     "remove prevent_destroy deliberately, or undo the change that forces it",
+                    address=change.address,
                 ))
     if options.check_remote and not options.destroy:
         try:

@@ -102,6 +102,6 @@ async def apply_session(
         with ExitStack() as stack:
             applier = Applier(provider, backend, planned.state, apply_sink(stack), options.apply,
                               operation=options.operation, stop=stop, totals=totals_by_kind(planned.observed),
-                              journal=journal)
+                              journal=journal, spans={str(a): r.span for a, r in config.resources.items()})
             result = await applier.run(to_apply)
         return SessionResult(planned, result)

@@ -336,3 +336,12 @@ def test_state_checks_never_echo_a_dsn(cfg: ConfigFolder) -> None:
         "lorainfra.yaml:4:3: state.workspace applies only to backend: postgres",
         "lorainfra.yaml:4:14: state.workspace: 'Prod' is not a valid ID",
     ]
+
+
+def test_diagnostics_name_the_resource_they_are_about(cfg: ConfigFolder) -> None:
+    error = cfg.error({"d.yaml": DEP.replace("shape: default", "replicas: {min: 3, max: 1}\n    shape: default"),
+                       "l.yaml": "loras:\n  Bad_Name: {model: accounts/a/models/m, serverless: true}\n",
+                       "x.yaml": "unknown_top: 1\n"})
+    about = {(d.address, d.severity) for d in error.diagnostics}
+    assert about == {("deployment.base", "error"), ("lora.Bad_Name", "error"), ("", "error")}
+    assert all(d.render().startswith(f"{d.span}: error: ") for d in error.diagnostics)
