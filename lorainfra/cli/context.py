@@ -17,6 +17,7 @@ import yaml
 from lorainfra.addresses import valid_id
 from lorainfra.config.loader import load_config
 from lorainfra.config.model import DEFAULT_BASE_URL, DEFAULT_MAX_RPS, LOCAL_ENDPOINT, Config
+from lorainfra.config.settings import endpoint_problem
 from lorainfra.errors import SettingsError
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
 from lorainfra.state.backend import StateBackend
@@ -60,10 +61,9 @@ def resolve_settings(
     """Flag > config > environment > default, the way the official SDK reads FIREWORKS_* variables."""
     endpoint = endpoint_flag or config.provider.endpoint or environ.get("FIREWORKS_BASE_URL") or DEFAULT_BASE_URL
     endpoint = endpoint.rstrip("/")
-    if endpoint != LOCAL_ENDPOINT and not endpoint.startswith(("http://", "https://")):
-        raise SettingsError(f"endpoint {endpoint!r} is neither 'local' nor an http(s) URL")
-    if endpoint.endswith("/v1"):
-        raise SettingsError(f"endpoint {endpoint!r} must not end in /v1: lorainfra appends /v1/... itself")
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        raise SettingsError(f"{problem[0]}: {problem[1]}")
     if endpoint.startswith("http://") and not _is_loopback(endpoint) and not insecure:
         raise SettingsError(
             f"refusing plain http:// endpoint {endpoint}: the API key would travel unencrypted; use https://, "

@@ -22,22 +22,30 @@ def _section(doc: Document, key: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def check_endpoint(value: str, span: Span) -> list[Diagnostic]:
+def endpoint_problem(value: str) -> tuple[str, str] | None:
+    """The one endpoint rule (config, --endpoint, FIREWORKS_BASE_URL): what is wrong, and what to do.
+
+    The message starts with "endpoint" so a caller can say where the value came from.
+    """
     if value == LOCAL_ENDPOINT:
-        return []
+        return None
     parts = urlsplit(value) if value.isprintable() and " " not in value else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        return [Diagnostic(span, f"provider.endpoint must be 'local' or an http(s):// URL, not {short(value)}",
-                           "use 'local' for the embedded emulator, or e.g. https://api.fireworks.ai")]
+        return (f"endpoint must be 'local' or an http(s):// URL, not {short(value)}",
+                "use 'local' for the embedded emulator, or e.g. https://api.fireworks.ai")
     if parts.username or parts.password:
-        return [Diagnostic(span, "provider.endpoint must not contain credentials",
-                           "remove the user:password@ part; the API key comes from FIREWORKS_API_KEY")]
+        return ("endpoint must not contain credentials",
+                "remove the user:password@ part; the API key comes from FIREWORKS_API_KEY")
     if parts.query or parts.fragment:
-        return [Diagnostic(span, "provider.endpoint must not have a query or fragment", "remove the ?... or #... part")]
+        return "endpoint must not have a query or fragment", "remove the ?... or #... part"
     if parts.path.rstrip("/").endswith("/v1"):
-        return [Diagnostic(span, "provider.endpoint must not end in /v1",
-                           f"lorainfra adds /v1 itself; write {value.rstrip('/')[: -len('/v1')]}")]
-    return []
+        return "endpoint must not end in /v1", f"lorainfra adds /v1 itself; write {value.rstrip('/')[: -len('/v1')]}"
+    return None
+
+
+def check_endpoint(value: str, span: Span) -> list[Diagnostic]:
+    problem = endpoint_problem(value)
+    return [] if problem is None else [Diagnostic(span, f"provider.{problem[0]}", problem[1])]
 
 
 def check_provider(doc: Document) -> list[Diagnostic]:
