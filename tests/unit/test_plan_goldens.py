@@ -1,7 +1,7 @@
 """Golden text plans: one per action (and drift, adoption, unmanaged), rendered exactly as the CLI prints.
 
 A golden that differs fails the test. After a deliberate change to the plan text, rewrite them with
-``LORAINFRA_UPDATE_GOLDENS=1 pytest tests/unit/test_plan_goldens.py`` and review the diff.
+``LORAINFRA_UPDATE_GOLDEN=1 pytest tests/unit/test_plan_goldens.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ SCENARIOS: dict[str, Plan] = {
 def test_text_plan_golden(name: str) -> None:
     text = render_plan(SCENARIOS[name])
     path = GOLDEN / f"plan-{name}.txt"
-    if os.environ.get("LORAINFRA_UPDATE_GOLDENS") == "1":
+    if os.environ.get("LORAINFRA_UPDATE_GOLDEN") == "1":
         path.write_text(text)
-    assert path.exists(), f"no golden {path}: run with LORAINFRA_UPDATE_GOLDENS=1 and review it"
+    assert path.exists(), f"no golden {path}: run with LORAINFRA_UPDATE_GOLDEN=1 and review it"
     assert text == path.read_text()
 
 
