@@ -64,3 +64,24 @@ def test_every_cli_module_imports_first_and_alone(module: str) -> None:
     done = subprocess.run([sys.executable, "-c", f"import lorainfra.cli.{module}"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_unknown_kind_is_refused_not_treated_as_another() -> None:
+    """Before the registry, anything not "deployment" was sent to deployedModels as a LoRA."""
+    import asyncio
+
+    from lorainfra.kinds.registry import kind_of
+    from lorainfra.providers.fireworks import FireworksProvider
+
+    with pytest.raises(KeyError, match="unknown resource kind 'model'; known kinds: deployment, lora"):
+        kind_of("model")
+
+    async def create() -> None:
+        provider = FireworksProvider(account="acme", api_key="k", base_url="http://127.0.0.1:9")
+        try:
+            await provider.create("model", "m", {})
+        finally:
+            await provider.aclose()
+
+    with pytest.raises(KeyError, match="unknown resource kind"):
+        asyncio.run(create())
