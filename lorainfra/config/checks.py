@@ -40,25 +40,29 @@ def check_lifecycle(decl: Decl) -> list[Diagnostic]:
     return out
 
 
-def check_declaration(decl: Decl, declared: Mapping[Address, Decl], complete: bool) -> list[Diagnostic]:
+def context(declared: Mapping[Address, Decl], complete: bool) -> DeclContext:
+    """What the checks of one load share: every first declaration, and whether every file was read."""
+    return DeclContext(declared, complete)
+
+
+def check_declaration(decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
     """Every rule about one declaration: its name, its kind's own rules, its lifecycle block."""
     out = check_name(decl)
     if isinstance(decl.body, dict):
-        out += kind_of(decl.kind).check(decl, DeclContext(declared, complete)) + check_lifecycle(decl)
+        out += kind_of(decl.kind).check(decl, ctx) + check_lifecycle(decl)
     return [d.about(str(decl.address)) for d in out]
 
 
-def implied_dependencies(decl: Decl, declared: Mapping[Address, Decl]) -> list[Address]:
+def implied_dependencies(decl: Decl, ctx: DeclContext) -> list[Address]:
     """What a declaration depends on through its attributes (a LoRA's deployment)."""
-    return kind_of(decl.kind).implied_dependencies(decl, DeclContext(declared, True))
+    return kind_of(decl.kind).implied_dependencies(decl, ctx)
 
 
-def check_limits(declared: Mapping[Address, Decl]) -> list[Diagnostic]:
+def check_limits(ctx: DeclContext) -> list[Diagnostic]:
     """Each kind's rules across all its declarations (run only when every file was read)."""
-    ctx = DeclContext(declared, True)
     out: list[Diagnostic] = []
     for kind in KINDS.values():
-        out += kind.check_all([d for d in declared.values() if d.kind == kind.name], ctx)
+        out += kind.check_all(ctx.of_kind(kind.name).values(), ctx)
     return out
 
 

@@ -192,14 +192,15 @@ def load_config(root: str | os.PathLike[str]) -> Config:
     declared, every, problems = _collect(docs)
     diagnostics += problems
     dependencies: dict[Address, list[Address]] = {}
+    ctx = checks.context(declared, complete)
     for decl in every:
-        diagnostics += checks.check_declaration(decl, declared, complete)
+        diagnostics += checks.check_declaration(decl, ctx)
         found, problems = checks.explicit_dependencies(decl, declared, complete)
         diagnostics += problems
         if declared.get(decl.address) is decl:
-            dependencies[decl.address] = found + checks.implied_dependencies(decl, declared)
+            dependencies[decl.address] = found + checks.implied_dependencies(decl, ctx)
     if complete:
-        diagnostics += checks.check_limits(declared)
+        diagnostics += checks.check_limits(ctx)
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})
     if diagnostics or main is None:
         raise ConfigError(sorted(set(diagnostics)))

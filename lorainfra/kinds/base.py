@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from lorainfra.addresses import Address
@@ -67,8 +68,16 @@ class DeclContext:
     declared: Mapping[Address, Decl]
     complete: bool
 
-    def of_kind(self, kind: str) -> dict[str, Decl]:
-        return {a.name: d for a, d in self.declared.items() if a.kind == kind}
+    @cached_property
+    def _by_kind(self) -> dict[str, dict[str, Decl]]:
+        grouped: dict[str, dict[str, Decl]] = {}
+        for address, decl in self.declared.items():
+            grouped.setdefault(address.kind, {})[address.name] = decl
+        return grouped
+
+    def of_kind(self, kind: str) -> Mapping[str, Decl]:
+        """The first declaration of each name of ``kind`` (built once per context)."""
+        return self._by_kind.get(kind, {})
 
 
 class RemoteChecks(Protocol):
