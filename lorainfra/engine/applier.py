@@ -125,7 +125,7 @@ class Applier:
 
         # every step may start once the steps it waits for are done; the limiter bounds the ones
         # sending requests
-        outcomes = await walk(steps, run_step, parallelism=None, stop=self.stop, order_key=Step.sort_key)
+        outcomes = await walk(steps, run_step, stop=self.stop, order_key=Step.sort_key)
         applied, failed, skipped, not_started, stopped = [], [], [], [], []
         for step, outcome in sorted(outcomes.items()):
             cause = outcomes.get(outcome.because) if outcome.because is not None else None

@@ -1,4 +1,8 @@
-"""Walk: run a DAG of async jobs, each once its dependencies succeeded, at most N at a time."""
+"""Walk: run a DAG of async jobs, each as soon as its dependencies succeeded.
+
+The walk starts every job whose dependencies are done; what bounds work done at once is the
+applier's one ``Limiter`` (engine/limiter.py), held by a job only while it sends requests.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,6 @@ async def walk(
     nodes: Mapping[N, tuple[N, ...]],
     run: Callable[[N], Awaitable[None]],
     *,
-    parallelism: int | None = 10,
     stop: asyncio.Event | None = None,
     order_key: Callable[[N], str] = str,
 ) -> dict[N, Outcome[N]]:
@@ -32,8 +35,6 @@ async def walk(
 
     A failed node skips everything that depends on it, directly or not; unrelated nodes go on.
     When ``stop`` is set, nothing new starts and in-flight jobs finish ("not-started" for the rest).
-    ``parallelism`` bounds the jobs started at once (None: no bound; the applier bounds the jobs
-    sending requests with its ``Limiter`` instead).
     """
     outcomes: dict[N, Outcome[N]] = {}
     waiting = {n: set(deps) & set(nodes) for n, deps in nodes.items()}
@@ -54,7 +55,7 @@ async def walk(
             stack.extend(dependents[n])
 
     while ready or running:
-        while ready and (parallelism is None or len(running) < parallelism) and not (stop and stop.is_set()):
+        while ready and not (stop and stop.is_set()):
             node = ready.pop(0)
             if node in outcomes:
                 continue
