@@ -72,6 +72,7 @@ async def _seed_account(folder: Path, db: Path, models: list[dict[str, Any]], co
     from lorainfra.config.loader import load_config
     from lorainfra.config.model import frozen_mapping
     from lorainfra.emulator import Emulator, EmulatorOptions
+    from lorainfra.kinds.registry import kind_of
     from lorainfra.providers.fireworks import local_provider
     from lorainfra.state.local import LocalBackend
     from lorainfra.state.model import ResourceState, State
@@ -95,15 +96,10 @@ async def _seed_account(folder: Path, db: Path, models: list[dict[str, Any]], co
         await asyncio.gather(*(create(r) for r in resources if r.kind == "deployment"))
         await asyncio.gather(*(create(r) for r in resources if r.kind == "lora"))
         observed = await provider.refresh()
-        loras = {(o.attributes.get("model"), o.attributes.get("deployment", ""), bool(o.attributes.get("serverless"))): o
-                 for o in observed.objects.values() if o.kind == "lora"}
         managed = {}
         for res in resources:
-            a = res.attributes
-            if res.kind == "deployment":
-                obj = observed.get(provider.deployment_name(res.name))
-            else:
-                obj = loras.get((a["model"], a.get("deployment", ""), bool(a.get("serverless"))))
+            kind = kind_of(res.kind)
+            obj = kind.find(kind.identity(res.name, res.attributes, account), observed)
             assert obj is not None, f"{res.address} was not created"
             managed[str(res.address)] = ResourceState(
                 str(res.address), res.kind, obj.name, res.attributes,

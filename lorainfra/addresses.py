@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
-KINDS = ("deployment", "lora")
 ID_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -20,12 +20,12 @@ class Address:
         return f"{self.kind}.{self.name}"
 
     @classmethod
-    def parse(cls, text: str) -> Address:
+    def parse(cls, text: str, kinds: Collection[str] = ()) -> Address:
+        """KIND.NAME; with ``kinds`` given, KIND must be one of them (``kinds.registry.parse_address``)."""
         kind, sep, name = text.partition(".")
-        if not sep or kind not in KINDS or not name:
-            raise ValueError(
-                f"invalid address {text!r}: expected KIND.NAME with KIND one of {', '.join(KINDS)}"
-            )
+        if not sep or not kind or not name or (kinds and kind not in kinds):
+            expected = f" with KIND one of {', '.join(kinds)}" if kinds else ""
+            raise ValueError(f"invalid address {text!r}: expected KIND.NAME{expected}")
         return cls(kind, name)
 
 

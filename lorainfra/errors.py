@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
 REDACTED = "<redacted>"
@@ -63,15 +63,23 @@ class Span:
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem found in the config: where, what, what to do about it, and whether it blocks.
+    """One problem found in the config: where, what, and what to do about it.
 
-    ``severity`` is "error" (the config is refused) or "warning" (reported; validate and plan go on).
+    ``severity`` is "error" (the config is refused) or "warning"; ``address`` names the resource
+    the problem is about ("" when it is not about one); ``end`` is where the offending text ends,
+    when the reader knows it (compared by nothing: two reports of one problem are one).
     """
 
     span: Span
     message: str
     hint: str = ""
     severity: str = "error"
+    address: str = ""
+    end: Span | None = field(default=None, compare=False)
+
+    def about(self, address: str) -> Diagnostic:
+        """This diagnostic, naming the resource it is about (kept if it already names one)."""
+        return self if self.address else replace(self, address=address)
 
     def render(self) -> str:
         text = f"{self.span}: {self.severity}: {self.message}"
@@ -108,6 +116,11 @@ class ApiError(LorainfraError):
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
+    @property
+    def retryable(self) -> bool:
+        """Whether the server may still have acted (or may act if asked again): 5xx, 408, 429."""
+        return self.status >= 500 or self.status in (408, 429)
+
     def __str__(self) -> str:
         where = f"{self.method} {self.path}: " if self.method else ""
         return f"{where}HTTP {self.status}: {self.message or 'no message'}"
@@ -125,13 +138,16 @@ class ProtocolError(TransportError):
 
 
 class OperationError(LorainfraError):
-    """An operation on one resource failed; names the address and the operation."""
+    """An operation on one resource failed; names the address, the operation, and (when the resource is
+    declared in the config) where it is declared."""
 
-    def __init__(self, address: str, operation: str, reason: str) -> None:
+    def __init__(self, address: str, operation: str, reason: str, span: Span | None = None) -> None:
         self.address = address
         self.operation = operation
         self.reason = reason
-        super().__init__(f"{address}: {operation} failed: {reason}")
+        self.span = span
+        where = f" (declared at {span})" if span is not None else ""
+        super().__init__(f"{address}: {operation} failed: {reason}{where}")
 
 
 class StateError(LorainfraError):

@@ -70,7 +70,3 @@ def cycle_diagnostics(graph: nx.DiGraph, spans: Mapping[Address, Span]) -> list[
             )
     return diagnostics
 
-
-def topological_order(graph: nx.DiGraph) -> list[Address]:
-    """Dependencies first; ties broken by address so the order is deterministic."""
-    return list(nx.lexicographical_topological_sort(graph))

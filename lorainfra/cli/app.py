@@ -1,24 +1,20 @@
-"""App: the ``lorainfra`` command line (typer). Wires config, provider, state and engine together."""
+"""App: the ``lorainfra`` command line (typer). The command registry: each command module's functions
+are registered here, one line each; the modules themselves never import this one."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from lorainfra import __version__
+from lorainfra.cli import commands, emulator_cmd, fmt_cmd, graph_cmd, probe_cmd, review_cmds, state_cmds
+from lorainfra.cli.options import EndpointOpt, GlobalOptions
+from lorainfra.cli.runtime import console
 from lorainfra.config.model import DEFAULT_MAX_RPS
 from lorainfra.errors import ConfigError, LorainfraError
-
-if TYPE_CHECKING:  # rich and asyncio are imported where used: `lorainfra --help` stays fast
-    import asyncio
-
-    from rich.console import Console
-
-T = TypeVar("T")
 
 app = typer.Typer(
     name="lorainfra",
@@ -28,25 +24,6 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     rich_markup_mode=None,
 )
-emulator_app = typer.Typer(help="Run the embedded Fireworks control-plane emulator.", no_args_is_help=True)
-app.add_typer(emulator_app, name="emulator")
-
-DirArg = Annotated[str, typer.Argument(help="Config folder (holds lorainfra.yaml).")]
-EndpointOpt = Annotated[
-    str | None,
-    typer.Option("--endpoint", help="API base URL (or 'local'); overrides the config and FIREWORKS_BASE_URL."),
-]
-AutoApprove = Annotated[bool, typer.Option("--auto-approve", help="Apply without asking for 'yes'.")]
-Parallelism = Annotated[int, typer.Option("--parallelism", min=1, max=256, help="Operations at once.")]
-
-
-class GlobalOptions:
-    """Per-invocation options from the top-level callback (no globals)."""
-
-    debug: bool = False
-    endpoint: str | None = None
-    insecure: bool = False
-    max_rps: float = DEFAULT_MAX_RPS
 
 
 def _version(value: bool) -> None:
@@ -89,54 +66,20 @@ def root(
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _opts(ctx: typer.Context) -> GlobalOptions:
-    return ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
-
-
-def _endpoint(ctx: typer.Context, flag: str | None) -> str | None:
-    return flag or _opts(ctx).endpoint
-
-
-def run_async(factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
-    """Run a coroutine; first Ctrl-C sets ``stop`` (finish in-flight work), second exits at once."""
-    import asyncio
-    import signal
-
-    async def main() -> T:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def on_sigint() -> None:
-            if stop.is_set():
-                sys.stderr.write("\nInterrupted again: exiting now. State is intact.\n")
-                os._exit(130)
-            sys.stderr.write("\nInterrupt: starting nothing new; waiting for in-flight calls (Ctrl-C again to quit now)\n")
-            stop.set()
-
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-            loop.add_signal_handler(signal.SIGTERM, on_sigint)
-        except (NotImplementedError, RuntimeError):
-            pass
-        return await factory(stop)
-
-    return asyncio.run(main())
-
-
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-# commands live in their own modules; importing registers them on ``app``
-from lorainfra.cli import commands as _commands  # noqa: E402,F401
-from lorainfra.cli import emulator_cmd as _emulator_cmd  # noqa: E402,F401
-from lorainfra.cli import fmt_cmd as _fmt_cmd  # noqa: E402,F401
-from lorainfra.cli import graph_cmd as _graph_cmd  # noqa: E402,F401
-from lorainfra.cli import probe_cmd as _probe_cmd  # noqa: E402,F401
-from lorainfra.cli import review_cmds as _review_cmds  # noqa: E402,F401
-from lorainfra.cli import state_cmds as _state_cmds  # noqa: E402,F401
+# the command registry: one line per command (or group of commands)
+app.add_typer(emulator_cmd.emulator_app, name="emulator")
+app.command()(commands.validate)
+app.command()(commands.plan)
+app.command()(commands.apply)
+app.command()(commands.destroy)
+app.command()(review_cmds.show)
+app.command()(review_cmds.drift)
+app.command("import")(review_cmds.import_)
+app.add_typer(state_cmds.state_app, name="state")
+app.command("force-unlock")(state_cmds.force_unlock)
+app.command("fmt")(fmt_cmd.fmt)
+app.command("graph")(graph_cmd.graph)
+app.command("probe")(probe_cmd.probe)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=args, standalone_mode=True)
     except ConfigError as exc:
-        err = _console(stderr=True)
+        err = console(stderr=True)
         for d in exc.diagnostics:
             err.print(d.render(), markup=False)
         n = sum(1 for d in exc.diagnostics if d.severity == "error")
@@ -158,12 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     except LorainfraError as exc:
         if debug:
             raise
-        _console(stderr=True).print(f"Error: {exc}", markup=False)
+        console(stderr=True).print(f"Error: {exc}", markup=False)
         sys.exit(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         sys.exit(130)
-
-
-def ignore(*_: Any) -> None:
-    return None

@@ -1,4 +1,4 @@
-"""Commands: validate, plan, apply and destroy."""
+"""Commands: validate, plan, apply and destroy (registered on the app in ``cli.app``)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lorainfra.addresses import Address
-from lorainfra.cli.app import (
+from lorainfra.cli.options import (
     AutoApprove,
     DirArg,
     EndpointOpt,
+    FormatOpt,
+    LockTimeout,
     Parallelism,
-    _console,
-    _endpoint,
-    _opts,
-    app,
-    run_async,
+    ReplaceOpt,
+    TargetOpt,
+    addresses,
+    endpoint_of,
+    opts,
+    parse_timeout,
 )
+from lorainfra.cli.runtime import check_format, console, emit_plan, live_sink, run_async
 from lorainfra.errors import ConfigError, Diagnostic, LorainfraError
 
 # Heavy modules (httpx, jsonschema, networkx, rich, the engine) are imported inside the commands that
@@ -34,43 +37,20 @@ if TYPE_CHECKING:
     from lorainfra.engine.events import EventSink
     from lorainfra.engine.planner import Planned, PlanOptions
     from lorainfra.plan.model import Plan
-    from lorainfra.state.model import State
-
-LockTimeout = Annotated[
-    str, typer.Option("--lock-timeout", help="Wait this long for the state lock (e.g. 30s, 2m).")
-]
 
 
-def parse_timeout(text: str) -> float:
-    text = text.strip()
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text or 0)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not a duration like 30s or 2m") from exc
+def _workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Workspace:
+    from lorainfra.cli.context import open_workspace
 
-
-def _sink(stack: ExitStack) -> EventSink:
-    from lorainfra.cli.console import LiveSink, PlainSink
-
-    if sys.stdout.isatty():
-        return stack.enter_context(LiveSink(_console()))
-    return PlainSink(sys.stdout)
-
-
-def _read_state(ws: Workspace) -> State:
-    from lorainfra.state.model import State
-
-    return ws.backend.read() or State.new()
+    return open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure,
+                          max_rps=opts(ctx).max_rps)
 
 
 async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions) -> Planned:
     from lorainfra.engine.planner import make_plan
 
     async with ws.provider() as provider:
-        return await make_plan(ws.config, provider, _read_state(ws), sink, options)
+        return await make_plan(ws.config, provider, ws.read_state(), sink, options)
 
 
 def _raise_plan_errors(planned: Planned) -> None:
@@ -78,7 +58,6 @@ def _raise_plan_errors(planned: Planned) -> None:
         raise ConfigError(list(planned.plan.errors))
 
 
-@app.command()
 def validate(
     directory: DirArg = ".",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (terraform validate -json's shape).")] = False,
@@ -107,56 +86,13 @@ def validate(
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
 
 
-TargetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--target", help="Only this address (and what it depends on). Repeatable."),
-]
-ReplaceOpt = Annotated[
-    list[str] | None, typer.Option("--replace", help="Force replacing this address. Repeatable.")
-]
-FormatOpt = Annotated[str, typer.Option("--format", help="text | markdown | json")]
-
-
-def _addresses(values: list[str] | None, flag: str) -> frozenset[str]:
-    out = set()
-    for value in values or []:
-        try:
-            out.add(str(Address.parse(value)))
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=flag) from exc
-    return frozenset(out)
-
-
 def _options(destroy: bool, target: list[str] | None, replace: list[str] | None) -> PlanOptions:
     from lorainfra.engine.planner import PlanOptions
 
-    return PlanOptions(destroy=destroy, targets=_addresses(target, "--target"),
-                       replace=_addresses(replace, "--replace"))
+    return PlanOptions(destroy=destroy, targets=addresses(target, "--target"),
+                       replace=addresses(replace, "--replace"))
 
 
-def _emit_plan(plan_: Plan, fmt_: str) -> None:
-    from lorainfra.cli.markdown import plan_markdown
-    from lorainfra.cli.render import render_plan
-    from lorainfra.plan.jsonplan import plan_to_json
-
-    if fmt_ == "json":
-        sys.stdout.write(json.dumps(plan_to_json(plan_), indent=2, sort_keys=True) + "\n")
-    elif fmt_ == "markdown":
-        sys.stdout.write(plan_markdown(plan_))
-    else:
-        from lorainfra.cli.colour import plan_for
-
-        sys.stdout.write(plan_for(sys.stdout, render_plan(plan_)))
-
-
-def _check_format(value: str, as_json: bool) -> str:
-    fmt_ = "json" if as_json else value
-    if fmt_ not in ("text", "markdown", "json"):
-        raise typer.BadParameter(f"{value!r}: use text, markdown or json", param_hint="--format")
-    return fmt_
-
-
-@app.command()
 def plan(
     ctx: typer.Context,
     directory: DirArg = ".",
@@ -174,12 +110,11 @@ def plan(
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
     from lorainfra.cli.console import PlainSink
-    from lorainfra.cli.context import open_workspace
     from lorainfra.plan.planfile import write_plan_file
     from lorainfra.state.model import State
 
-    fmt_ = _check_format(format_, as_json)
-    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure, max_rps=_opts(ctx).max_rps)
+    fmt_ = check_format(format_, as_json)
+    ws = _workspace(ctx, directory, endpoint)
     options = _options(destroy, target, replace)
     with ExitStack() as stack:
         if out:
@@ -190,7 +125,7 @@ def plan(
         _raise_plan_errors(planned)
         if out:
             write_plan_file(out, planned.plan, config_dir=str(Path(ws.config.root)))
-    _emit_plan(planned.plan, fmt_)
+    emit_plan(planned.plan, fmt_)
     if out:
         sys.stderr.write(f"Saved the plan to {out}. Apply exactly this plan with: lorainfra apply {out}\n")
     if detailed_exitcode and planned.plan.has_changes:
@@ -212,7 +147,7 @@ def _confirm(action: str) -> None:
 def _report(result: ApplyResult, verb: str) -> None:
     from rich.markup import escape  # server messages may hold [brackets]: never read them as markup
 
-    out = _console()
+    out = console()
     for label, reason in result.failed:
         out.print(f"[red]Failed:[/] {escape(label)}: {escape(reason)}")
     for label, because in result.skipped:
@@ -237,11 +172,11 @@ def _apply(
     import asyncio
 
     from lorainfra.cli.console import PlainSink
-    from lorainfra.cli.context import open_workspace
     from lorainfra.cli.render import render_plan
-    from lorainfra.engine.applier import Applier, ApplyOptions
-    from lorainfra.engine.planner import PlanOptions, make_plan, totals_by_kind
-    from lorainfra.plan.planfile import ensure_fresh, ensure_lifecycle, read_plan_file
+    from lorainfra.engine.applier import ApplyOptions
+    from lorainfra.engine.planner import PlanOptions
+    from lorainfra.engine.session import SessionOptions, SessionResult, apply_session
+    from lorainfra.plan.planfile import read_plan_file
 
     saved: Plan | None = None
     if plan_file:
@@ -249,40 +184,32 @@ def _apply(
         options = PlanOptions(destroy=saved.destroy)
         if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
             directory = recorded_dir
-    ws = open_workspace(directory, _endpoint(ctx, endpoint), insecure=_opts(ctx).insecure, max_rps=_opts(ctx).max_rps)
+    ws = _workspace(ctx, directory, endpoint)
     verb = "Destroy" if options.destroy else "Apply"
     operation = "destroy" if options.destroy else "apply"
-    with ws.backend.lock(operation, timeout=parse_timeout(lock_timeout)):
-        async def go(stop: asyncio.Event) -> tuple[Planned, ApplyResult | None]:
-            async with ws.provider() as provider:
-                planned = await make_plan(ws.config, provider, _read_state(ws), PlainSink(sys.stderr), options)
-                if planned.plan.errors:
-                    return planned, None
-                to_apply = planned.plan
-                if saved is not None:
-                    ensure_fresh(saved, planned.plan)
-                    ensure_lifecycle(saved, ws.config.resources)
-                    to_apply = saved  # exactly what was reviewed
-                else:
-                    from lorainfra.cli.colour import plan_for
+    session = SessionOptions(plan=options, apply=ApplyOptions(parallelism=parallelism), operation=operation,
+                             lock_timeout=parse_timeout(lock_timeout))
 
-                    sys.stdout.write(plan_for(sys.stdout, render_plan(to_apply)))
-                if not to_apply.has_changes and not planned.notes:
-                    return planned, None
-                if saved is None and not auto_approve and to_apply.has_changes:
-                    await asyncio.to_thread(_confirm, operation)
-                with ExitStack() as stack:
-                    sink = _sink(stack)
-                    applier = Applier(provider, ws.backend, planned.state, sink,
-                                      ApplyOptions(parallelism=parallelism), operation=operation, stop=stop,
-                                      totals=totals_by_kind(planned.observed))
-                    if planned.notes:  # pending operations were resolved: record that first
-                        applier.state = ws.backend.write(planned.state, operation=operation)
-                    result = await applier.run(to_apply)
-                return planned, result
+    def show(plan_: Plan) -> None:
+        from lorainfra.cli.colour import plan_for
 
-        planned, result = run_async(go)
-    _raise_plan_errors(planned)
+        sys.stdout.write(plan_for(sys.stdout, render_plan(plan_)))
+
+    async def confirm(_: Plan) -> bool:
+        await asyncio.to_thread(_confirm, operation)  # a "no" exits
+        return True
+
+    async def go(stop: asyncio.Event) -> SessionResult:
+        async with ws.provider() as provider:
+            return await apply_session(
+                ws.config, provider, ws.backend, options=session, plan_sink=PlainSink(sys.stderr),
+                apply_sink=live_sink, saved=saved, show=show,
+                confirm=None if saved is not None or auto_approve else confirm, stop=stop,
+            )
+
+    outcome = run_async(go)
+    _raise_plan_errors(outcome.planned)
+    result = outcome.result
     if result is None:
         return
     _report(result, verb)
@@ -292,7 +219,6 @@ def _apply(
         raise typer.Exit(1)
 
 
-@app.command()
 def apply(
     ctx: typer.Context,
     directory: Annotated[str, typer.Argument(help="Config folder, or a plan file saved with plan --out.")] = ".",
@@ -315,7 +241,6 @@ def apply(
            _options(False, target, replace))
 
 
-@app.command()
 def destroy(
     ctx: typer.Context,
     directory: DirArg = ".",

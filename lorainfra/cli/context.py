@@ -22,6 +22,7 @@ from lorainfra.config.settings import clean_api_key, parse_endpoint
 from lorainfra.errors import SettingsError
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
 from lorainfra.state.backend import StateBackend
+from lorainfra.state.model import State
 from lorainfra.state.open import default_who, open_backend
 
 LOCAL_API_KEY = "lorainfra-local"
@@ -145,6 +146,10 @@ class Workspace:
 
     def provider(self, **kwargs: Any) -> ProviderSession:
         return ProviderSession(self.config, self.settings, **kwargs)
+
+    def read_state(self) -> State:
+        """The state as stored, or a new one when nothing was applied yet."""
+        return self.backend.read() or State.new()
 
 
 def print_warnings(config: Config) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lorainfra.cli.app import emulator_app
+emulator_app = typer.Typer(help="Run the embedded Fireworks control-plane emulator.", no_args_is_help=True)
 
 
 @emulator_app.command("serve")

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from lorainfra.cli.app import app
 from lorainfra.errors import Diagnostic, Span
 
 # like `terraform fmt -check`: 0 everything is formatted, 3 some files are not, 1 a file cannot be read
@@ -44,7 +43,6 @@ def _collect(paths: list[str]) -> tuple[list[tuple[Path, str, str]], list[Diagno
     return found, problems
 
 
-@app.command("fmt")
 def fmt(
     paths: Annotated[list[str] | None, typer.Argument(help="Config folders or files (default: the current folder).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Change nothing; list unformatted files and exit 3 if any.")] = False,

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from lorainfra.cli.app import DirArg, app
+from lorainfra.cli.options import DirArg
 
 
-@app.command("graph")
 def graph(
     directory: DirArg = ".",
     format_: Annotated[str, typer.Option("--format", help="dot (Graphviz) or mermaid (renders in GitHub comments).")] = "dot",

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from lorainfra.cli.app import EndpointOpt, _console, _endpoint, _opts, app
+from lorainfra.cli.options import EndpointOpt, endpoint_of, opts
+from lorainfra.cli.runtime import console
 from lorainfra.errors import SettingsError
 
 
-@app.command("probe")
 def probe(
     ctx: typer.Context,
     endpoint: EndpointOpt = None,
@@ -34,7 +34,7 @@ def probe(
 
     config = Config(root=".", provider=ProviderSettings(account=account), state=StateSettings(), resources={})
     settings = resolve_settings(
-        config, _endpoint(ctx, endpoint), os.environ, insecure=_opts(ctx).insecure, max_rps=_opts(ctx).max_rps
+        config, endpoint_of(ctx, endpoint), os.environ, insecure=opts(ctx).insecure, max_rps=opts(ctx).max_rps
     )
     if settings.is_local:
         raise SettingsError(
@@ -53,10 +53,10 @@ def probe(
             table.add_column(column)
         for c in report.checks:
             table.add_row(c.name, c.assumption, c.observed, "OK" if c.ok else "DIFFERS")
-        console = _console()
-        console.print(table, markup=False)
+        out = console()
+        out.print(table, markup=False)
         differs = sum(not c.ok for c in report.checks)
-        console.print(
+        out.print(
             "All assumptions hold."
             if not differs
             else f"{differs} assumption(s) differ: attach `--json` to a bug report.",

@@ -1,4 +1,4 @@
-"""State commands: list, show, rm, mv, history, pull, push, migrate, and force-unlock."""
+"""State commands: list, show, rm, mv, history, pull, push, migrate (``state_app``), and force-unlock."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lorainfra.cli.app import DirArg, app
-from lorainfra.cli.commands import LockTimeout, parse_timeout
+from lorainfra.cli.options import DirArg, LockTimeout, parse_timeout
 from lorainfra.errors import LorainfraError, StateError
 
 if TYPE_CHECKING:  # heavy modules are imported inside the commands (fast `lorainfra --help`)
@@ -18,7 +17,6 @@ if TYPE_CHECKING:  # heavy modules are imported inside the commands (fast `lorai
     from lorainfra.state.model import State
 
 state_app = typer.Typer(help="Inspect and change the state (what lorainfra manages).", no_args_is_help=True)
-app.add_typer(state_app, name="state")
 DirOpt = Annotated[str | None, typer.Option("--dir", "-C", help="Config folder (or give it as the last argument).")]
 FolderArg = Annotated[str | None, typer.Argument(help="Config folder (default: the current folder).", show_default=False)]
 
@@ -176,7 +174,6 @@ def migrate_cmd(
           f"latest serial {result.serial}. Now set `state: {{backend: {to}, ...}}` in lorainfra.yaml.")
 
 
-@app.command("force-unlock")
 def force_unlock(lock_id: Annotated[str, typer.Argument()], directory: DirArg = ".") -> None:
     """Remove a state lock record whose holder is gone."""
     backend = _backend(directory)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from lorainfra.config.yamlsource import YamlPath
 
@@ -46,10 +46,13 @@ def dotted(path: YamlPath) -> str:
     return out or "the top level"
 
 
-def owner(path: YamlPath) -> str:
-    """Human name of the thing at ``path``: "deployment 'x'", "lora 'y'", "provider", ..."""
-    if len(path) >= 2 and path[0] in ("deployments", "loras") and isinstance(path[1], str):
-        kind = "deployment" if path[0] == "deployments" else "lora"
+def owner(path: YamlPath, kinds_by_section: Mapping[str, str]) -> str:
+    """Human name of the thing at ``path``: "deployment 'x'", "lora 'y'", "provider", ...
+
+    ``kinds_by_section`` maps a resource section ("deployments") to its kind's name ("deployment").
+    """
+    if len(path) >= 2 and isinstance(path[0], str) and path[0] in kinds_by_section and isinstance(path[1], str):
+        kind = kinds_by_section[path[0]]
         rest = dotted(path[2:]) if len(path) > 2 else ""
         return f"{kind} {path[1]!r}" + (f" ({rest})" if rest else "")
     return dotted(path) if path else "the top level"

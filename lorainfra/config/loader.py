@@ -15,15 +15,14 @@ from types import MappingProxyType
 from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.attributes import ATTRIBUTES
 from lorainfra.config import checks, settings
-from lorainfra.config.checks import Decl
-from lorainfra.config.durations import parse_duration, wire_duration
-from lorainfra.config.hints import did_you_mean, join_hint, short
+from lorainfra.config.decl import Decl
+from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Lifecycle, Resource, frozen_mapping
 from lorainfra.config.schema import load_schema, schema_diagnostics
 from lorainfra.config.yamlsource import Document, decode, parse_yaml
 from lorainfra.errors import ConfigError, Diagnostic, Span
+from lorainfra.kinds.registry import KINDS, kind_of
 
 MAIN_FILE = "lorainfra.yaml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -32,33 +31,6 @@ ALLOW_OUTSIDE_LINKS_ENV = "LORAINFRA_ALLOW_OUTSIDE_LINKS"
 MAIN_ONLY = ("provider", "state")
 EXTENSION_PREFIX = "x-"
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")  # a top-level key that may be quoted in an error
-
-# flat attribute name -> path of the YAML key that sets it
-DEPLOYMENT_KEYS: dict[str, tuple[str, ...]] = {
-    "base_model": ("base_model",),
-    "display_name": ("display_name",),
-    "description": ("description",),
-    "min_replica_count": ("replicas", "min"),
-    "max_replica_count": ("replicas", "max"),
-    "accelerator_type": ("accelerator", "type"),
-    "accelerator_count": ("accelerator", "count"),
-    "deployment_shape": ("shape",),
-    "precision": ("precision",),
-    "enable_addons": ("addons",),
-    "max_context_length": ("max_context_length",),
-    "autoscaling_policy.scale_up_window": ("autoscaling", "scale_up_window"),
-    "autoscaling_policy.scale_down_window": ("autoscaling", "scale_down_window"),
-    "autoscaling_policy.scale_to_zero_window": ("autoscaling", "scale_to_zero_window"),
-    "autoscaling_policy.load_targets": ("autoscaling", "load_targets"),
-    "placement.region": ("placement", "region"),
-    "placement.multi_region": ("placement", "multi_region"),
-    "placement.regions": ("placement", "regions"),
-}
-LORA_KEYS: dict[str, tuple[str, ...]] = {
-    name: (name,) for name in ("model", "deployment", "serverless", "display_name", "description")
-}
-_INTEGERS = {"min_replica_count", "max_replica_count", "accelerator_count", "max_context_length"}
-
 
 def config_files(root: str | os.PathLike[str]) -> list[str]:
     """The config entry names directly in ``root``: *.yaml and *.yml, sorted, no dotfiles.
@@ -225,29 +197,6 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
     return trimmed, out
 
 
-def _accelerator_schema() -> dict[str, Any]:
-    node: dict[str, Any] = load_schema()["$defs"]["deployment"]["properties"]["accelerator"]["properties"]["type"]
-    return node
-
-
-def known_accelerator_types() -> tuple[str, ...]:
-    """The accelerator types this version knows: the schema's ``examples`` (Fireworks' list as of this release)."""
-    return tuple(_accelerator_schema()["examples"])
-
-
-def accelerator_warnings(decl: Decl) -> list[Diagnostic]:
-    """A warning for a well-formed accelerator type that this version does not know (a new GPU is never an error)."""
-    value = decl.get("accelerator", "type") if decl.kind == "deployment" else None
-    known = known_accelerator_types()
-    if not isinstance(value, str) or value in known or not re.search(_accelerator_schema()["pattern"], value):
-        return []  # absent, known, or malformed (the schema reports that as an error)
-    return [Diagnostic(decl.span("accelerator", "type"),
-                       f"deployments.{decl.name}.accelerator.type: {short(value)} is not known to this version of "
-                       "lorainfra",
-                       join_hint(did_you_mean(value, list(known)), "if it is a new Fireworks accelerator type, it is "
-                                 f"sent as written; known types: {', '.join(known)}"), severity="warning")]
-
-
 def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], list[Diagnostic]]:
     """Declarations by address (first wins), all declarations, and duplicate-name problems."""
     first: dict[Address, Decl] = {}
@@ -256,12 +205,12 @@ def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], lis
     for doc in docs:
         if not isinstance(doc.data, dict):
             continue
-        for kind, section in checks.SECTIONS.items():
+        for kind, section in ((k.name, k.section) for k in KINDS.values()):
             bodies = doc.data.get(section)
             if not isinstance(bodies, dict):
                 continue
             for name, body in bodies.items():
-                decl = Decl(kind, name, body, doc)
+                decl = Decl(kind, name, body, doc, section)
                 every.append(decl)
                 if decl.address in first:
                     out.append(Diagnostic(decl.key_span, f"{kind} {name!r} is declared twice; first declared at "
@@ -271,36 +220,10 @@ def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], lis
     return first, every, out
 
 
-def _attributes(decl: Decl) -> tuple[dict[str, Any], dict[str, Span]]:
-    keys = DEPLOYMENT_KEYS if decl.kind == "deployment" else LORA_KEYS
-    values: dict[str, Any] = {}
-    spans: dict[str, Span] = {}
-    for spec in ATTRIBUTES[decl.kind]:
-        path = keys.get(spec.name)
-        if path is None:  # an attribute the config has no key for yet (tests keep the tables in step)
-            continue
-        if decl.has(*path):
-            value = decl.get(*path)
-            if spec.name.startswith("autoscaling_policy.") and spec.name.endswith("_window"):
-                value = wire_duration(parse_duration(value))
-            elif spec.name in _INTEGERS:
-                value = int(value)
-            elif isinstance(value, dict):
-                value = dict(sorted(value.items()))
-            elif isinstance(value, list):
-                value = list(value)
-            values[spec.name] = value
-            spans[spec.name] = decl.span(*path)
-        elif spec.default is not None:
-            values[spec.name] = spec.default
-    if decl.kind == "lora" and values.get("serverless") is True:
-        values["deployment"] = ""
-    return values, spans
-
-
 def _resource(decl: Decl, depends_on: list[Address]) -> Resource:
-    values, spans = _attributes(decl)
-    table = checks.ignore_paths(decl.kind)
+    kind = kind_of(decl.kind)
+    values, spans = kind.values(decl)
+    table = kind.ignore_paths()
     ignored = sorted({name for entry in decl.get("lifecycle", "ignore_changes") or [] for name in table[entry]})
     return Resource(
         address=decl.address,
@@ -359,23 +282,16 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
         diagnostics += settings.check_provider(main) + settings.check_state(main)
     declared, every, problems = _collect(docs)
     diagnostics += problems
-    deployments = {a.name: d for a, d in declared.items() if a.kind == "deployment"}
     dependencies: dict[Address, list[Address]] = {}
+    ctx = checks.context(declared, complete)
     for decl in every:
-        if decl.kind == "deployment":
-            diagnostics += checks.check_deployment(decl) + accelerator_warnings(decl)
-        else:
-            diagnostics += checks.check_lora(decl, deployments, complete)
+        diagnostics += checks.check_declaration(decl, ctx)
         found, problems = checks.explicit_dependencies(decl, declared, complete)
         diagnostics += problems
         if declared.get(decl.address) is decl:
-            target = decl.get("deployment")
-            if decl.kind == "lora" and isinstance(target, str) and target in deployments \
-                    and decl.get("serverless") is not True:
-                found.append(Address("deployment", target))
-            dependencies[decl.address] = found
+            dependencies[decl.address] = found + checks.implied_dependencies(decl, ctx)
     if complete:
-        diagnostics += checks.check_limits([d for d in declared.values() if d.kind == "lora"], deployments)
+        diagnostics += checks.check_limits(ctx)
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})
     if main is None or any(d.severity == "error" for d in diagnostics):
         raise ConfigError(sorted(set(diagnostics)))

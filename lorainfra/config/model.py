@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from lorainfra.addresses import Address
 from lorainfra.errors import Diagnostic, Span
+from lorainfra.frozen import frozen_mapping
 
 LOCAL_ENDPOINT = "local"
 DEFAULT_BASE_URL = "https://api.fireworks.ai"
 # request-rate ceiling toward the API, requests/second (Fireworks allows 6,000 requests/min per account)
 DEFAULT_MAX_RPS = 80.0
-
-
-def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    """A read-only mapping (sorted by key, so iteration order is deterministic)."""
-    return MappingProxyType(dict(sorted((values or {}).items())))
 
 
 @dataclass(frozen=True)
@@ -56,14 +51,14 @@ class Lifecycle:
     """Per-resource lifecycle rules."""
 
     prevent_destroy: bool = False
-    ignore_changes: tuple[str, ...] = ()  # attribute names (see lorainfra.attributes)
+    ignore_changes: tuple[str, ...] = ()  # attribute names (see lorainfra.kinds)
 
 
 @dataclass(frozen=True)
 class Resource:
     """One declared resource: its address, its desired attributes and where it was declared.
 
-    ``attributes`` holds only managed attributes (names from ``lorainfra.attributes``) that the config
+    ``attributes`` holds only managed attributes (names from the kind's attribute specs) that the config
     sets, with defaults filled in for attributes that have a known server default.
     ``depends_on`` lists the addresses this resource needs first (a LoRA's deployment).
     ``attribute_spans`` points each attribute at the YAML node that set it.

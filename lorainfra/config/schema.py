@@ -13,8 +13,10 @@ from jsonschema.exceptions import ValidationError
 from lorainfra.config.hints import did_you_mean, dotted, join_hint, owner, short
 from lorainfra.config.yamlsource import Document, YamlPath
 from lorainfra.errors import Diagnostic
+from lorainfra.kinds.registry import BY_SECTION
 
 SCHEMA_NAME = "config.schema.json"
+_SECTIONS = {section: kind.name for section, kind in BY_SECTION.items()}
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -119,7 +121,7 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
         for key in sorted(k for k in instance if k not in allowed):
             out.append(Diagnostic(
                 doc.key_span((*path, key)),
-                f"unknown key {key!r} in {owner(path)}",
+                f"unknown key {key!r} in {owner(path, _SECTIONS)}",
                 join_hint(did_you_mean(key, allowed), f"allowed keys: {', '.join(allowed)}"),
             ))
         return out
@@ -128,7 +130,7 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
         return [
             Diagnostic(
                 doc.key_span(path),
-                f"{owner(path)} is missing the required key {key!r}",
+                f"{owner(path, _SECTIONS)} is missing the required key {key!r}",
                 join_hint(f"add {key}:", str(props.get(key, {}).get("description", ""))),
             )
             for key in value

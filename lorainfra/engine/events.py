@@ -57,13 +57,6 @@ class EventSink(Protocol):
     def emit(self, event: Event) -> None: ...
 
 
-class NullSink:
-    """Discards every event."""
-
-    def emit(self, event: Event) -> None:
-        return None
-
-
 class ListSink:
     """Keeps every event (tests, JSON output)."""
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.config.model import Config, Resource, frozen_mapping
+from lorainfra.config.model import Config
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError
+from lorainfra.frozen import frozen_mapping
+from lorainfra.kinds.registry import kind_of
+from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
 from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
 from lorainfra.plan.lifecycle import prevent_destroy_violations
 from lorainfra.plan.model import Action, Change, Fingerprint, Plan
-from lorainfra.providers.base import ModelInfo, Observed, Provider, RemoteObject, digest_of
+from lorainfra.providers.base import Provider
 from lorainfra.state.model import ResourceState, State
 
 
@@ -49,15 +53,7 @@ def reconcile(state: State, observed: Observed) -> tuple[State, tuple[str, ...]]
     """Resolve pending creates left by an interrupted run: adopt what exists, forget what does not."""
     notes: list[str] = []
     for address, op in sorted(state.pending.items()):
-        found: RemoteObject | None = None
-        if op.kind == "deployment":
-            found = observed.get(str(op.identity.get("remote_name", "")))
-        else:
-            found = observed.find_lora(
-                str(op.identity.get("model", "")),
-                str(op.identity.get("deployment", "")),
-                bool(op.identity.get("serverless", False)),
-            )
+        found = kind_of(op.kind).find(op.identity, observed)
         state = state.without_pending(address)
         if op.operation == "create" and found is not None and not found.gone:
             state = state.with_resource(
@@ -98,34 +94,28 @@ async def _check_creates(config: Config, provider: Provider, changes: Iterable[C
     """Ask the server about every create before anything is applied (validateOnly, model readiness)."""
     gate = asyncio.Semaphore(10)
     diagnostics: list[Diagnostic] = []
-    models = ModelCache(provider)
+    remote = ModelCache(provider)
 
     async def check(change: Change) -> None:
         resource = config.resources[Address.parse(change.address)]
         async with gate:
             try:
-                if change.kind == "deployment":
-                    await _check_deployment(provider, resource)
-                else:
-                    diagnostics.extend(await _check_lora(config, models, resource))
+                found = await kind_of(change.kind).precheck(resource, config.resources, remote)
+                diagnostics.extend(d.about(change.address) for d in found)
             except ApiError as exc:
                 if exc.status == 409:
                     return
                 diagnostics.append(
                     Diagnostic(resource.span, f"Fireworks rejects {change.address}: {exc.message}",
-                               "fix the resource so the server accepts it")
+                               "fix the resource so the server accepts it", address=change.address)
                 )
 
     await asyncio.gather(*(check(c) for c in changes if c.action in (Action.CREATE, Action.REPLACE)))
     return diagnostics
 
 
-async def _check_deployment(provider: Provider, resource: Resource) -> None:
-    await provider.create("deployment", resource.name, resource.attributes, validate_only=True)
-
-
 class ModelCache:
-    """One GET per model name during a plan, however many LoRAs name it."""
+    """What plan-time checks ask the server: one GET per model name, however many LoRAs name it."""
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
@@ -136,38 +126,10 @@ class ModelCache:
             self._tasks[name] = asyncio.ensure_future(self.provider.get_model(name))
         return await self._tasks[name]
 
-
-async def _check_lora(config: Config, provider: ModelCache, resource: Resource) -> list[Diagnostic]:
-    a = resource.attributes
-    model_name = str(a.get("model", ""))
-    span = resource.attribute_spans.get("model", resource.span)
-    model = await provider.get_model(model_name)
-    if model is None:
-        return [Diagnostic(span, f"model {model_name} does not exist in the account",
-                           "upload the LoRA first (firectl create model) or fix the name")]
-    if model.state and model.state != "READY":
-        return [Diagnostic(span, f"model {model_name} is {model.state}, not READY",
-                           "finish the upload (validateUpload) before loading it")]
-    problems: list[Diagnostic] = []
-    dep_id = str(a.get("deployment") or "")
-    if dep_id:
-        dep = config.resources.get(Address("deployment", dep_id))
-        dep_base = str(dep.attributes.get("base_model", "")) if dep else ""
-        if dep and model.base_model and dep_base and model.base_model != dep_base:
-            problems.append(Diagnostic(
-                span,
-                f"LoRA {model_name} is trained on {model.base_model} but deployment.{dep_id} serves {dep_base}",
-                f"load it on a deployment of {model.base_model}, or change deployment.{dep_id}'s base_model",
-            ))
-    elif a.get("serverless") and model.base_model:
-        base = await provider.get_model(model.base_model)
-        if base is not None and not base.supports_serverless:
-            problems.append(Diagnostic(
-                resource.attribute_spans.get("serverless", span),
-                f"base model {model.base_model} of {model_name} does not support serverless LoRA",
-                "attach the LoRA to a deployment with addons: true instead",
-            ))
-    return problems
+    async def create(
+        self, kind: str, resource_id: str, attributes: Mapping[str, Any], *, validate_only: bool = False
+    ) -> RemoteObject:
+        return await self.provider.create(kind, resource_id, attributes, validate_only=validate_only)
 
 
 async def make_plan(
@@ -178,7 +140,7 @@ async def make_plan(
     for note in notes:
         sink.emit(Note(note))
     changes = diff(
-        config.resources, state, observed, provider.deployment_name,
+        config.resources, state, observed, provider.account,
         replace=options.replace, destroy=options.destroy,
     )
     by_address = {c.address: c for c in changes}
@@ -194,7 +156,7 @@ async def make_plan(
             errors.extend(await _check_creates(config, provider, changes))
         except LorainfraError as exc:
             errors.append(Diagnostic(config.provider.span, f"could not check creates with the server: {exc}"))
-    desired_names = [remote_name_for(r, state, observed, provider.deployment_name) for r in config.resources.values()]
+    desired_names = [remote_name_for(r, state, observed, provider.account) for r in config.resources.values()]
     names = [r.remote_name for r in state.resources.values()] + desired_names
     fp, digests = fingerprint(config, state, observed, names)
     ignore = {str(a): r.lifecycle.ignore_changes for a, r in config.resources.items()}

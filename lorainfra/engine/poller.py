@@ -6,7 +6,8 @@ import asyncio
 import math
 from collections.abc import Mapping
 
-from lorainfra.providers.base import Provider, RemoteObject
+from lorainfra.live import RemoteObject
+from lorainfra.providers.base import Provider
 
 PAGE = 200
 

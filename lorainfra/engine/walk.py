@@ -1,4 +1,8 @@
-"""Walk: run a DAG of async jobs, each once its dependencies succeeded, at most N at a time."""
+"""Walk: run a DAG of async jobs, each as soon as its dependencies succeeded.
+
+The walk starts every job whose dependencies are done; what bounds work done at once is the
+applier's one ``Limiter`` (engine/limiter.py), held by a job only while it sends requests.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,6 @@ async def walk(
     nodes: Mapping[N, tuple[N, ...]],
     run: Callable[[N], Awaitable[None]],
     *,
-    parallelism: int = 10,
     stop: asyncio.Event | None = None,
     order_key: Callable[[N], str] = str,
 ) -> dict[N, Outcome[N]]:
@@ -52,7 +55,7 @@ async def walk(
             stack.extend(dependents[n])
 
     while ready or running:
-        while ready and len(running) < parallelism and not (stop and stop.is_set()):
+        while ready and not (stop and stop.is_set()):
             node = ready.pop(0)
             if node in outcomes:
                 continue

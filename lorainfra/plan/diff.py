@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.attributes import ATTRIBUTES, AttributeSpec
 from lorainfra.config.model import Resource
+from lorainfra.kinds.base import AttributeSpec
+from lorainfra.kinds.registry import kind_of
+from lorainfra.live import Observed, RemoteObject
 from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem
-from lorainfra.providers.base import Observed, RemoteObject
 from lorainfra.state.model import State
 
 
@@ -45,7 +46,7 @@ def attribute_changes(
     """Attributes whose desired value differs from the live one; unset desired attributes never diff."""
     ignored = set(ignore)
     changes = []
-    for spec in ATTRIBUTES[kind]:
+    for spec in kind_of(kind).attributes:
         if spec.name not in desired or spec.name in ignored:
             continue
         want = desired[spec.name]
@@ -55,24 +56,21 @@ def attribute_changes(
     return tuple(changes)
 
 
-def remote_name_for(
-    resource: Resource, state: State, observed: Observed, deployment_name: Callable[[str], str]
-) -> str:
-    """The live object this desired resource is (or would be)."""
+def remote_name_for(resource: Resource, state: State, observed: Observed, account: str) -> str:
+    """The live object this desired resource is (or would be): recorded, found by identity, or named by us."""
     managed = state.resources.get(str(resource.address))
     if managed is not None:
         return managed.remote_name
-    if resource.kind == "deployment":
-        return deployment_name(resource.name)
-    a = resource.attributes
-    found = observed.find_lora(str(a.get("model")), str(a.get("deployment", "")), bool(a.get("serverless")))
-    return found.name if found else ""
+    kind = kind_of(resource.kind)
+    identity = kind.identity(resource.name, resource.attributes, account)
+    found = kind.find(identity, observed)
+    return found.name if found else kind.expected_name(identity)
 
 
 def _dependencies_first(desired: Mapping[Address, Resource]) -> list[Address]:
     """Every desired address, each after the desired addresses it depends on (linear; ties by address).
 
-    Same contract as ``graph.topological_order`` for this use, without building a networkx graph:
+    The one topological order of the code base (the applier's steps follow the plan's dependencies):
     the diff only needs a resource's dependencies to be diffed before it (to propagate replacement).
     Cycles are rejected by the config loader; here a cycle is simply broken where it is found.
     """
@@ -106,7 +104,7 @@ def diff(
     desired: Mapping[Address, Resource],
     state: State,
     observed: Observed,
-    deployment_name: Callable[[str], str],
+    account: str,
     *,
     replace: Iterable[str] = (),
     destroy: bool = False,
@@ -118,7 +116,7 @@ def diff(
     for address in _dependencies_first(wanted):
         resource = wanted[address]
         key = str(address)
-        name = remote_name_for(resource, state, observed, deployment_name)
+        name = remote_name_for(resource, state, observed, account)
         live = observed.get(name) if name else None
         deps = tuple(str(d) for d in resource.depends_on)
         after = dict(resource.attributes)

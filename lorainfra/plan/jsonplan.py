@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lorainfra import __version__
-from lorainfra.config.model import frozen_mapping
 from lorainfra.errors import Diagnostic, Span
+from lorainfra.frozen import frozen_mapping
 from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem, Fingerprint, Plan
 
 # major.minor: additive changes bump the minor; readers accept any minor of their major
@@ -49,6 +49,17 @@ def change_to_json(change: Change) -> dict[str, Any]:
     }
 
 
+def drift_to_json(items: tuple[DriftItem, ...]) -> list[dict[str, Any]]:
+    """The one JSON form of drift items (in a plan, and in ``lorainfra drift --json``)."""
+    return [{"address": d.address, "kind": d.kind, "attribute": d.attribute,
+             "expected": _plain(d.expected), "live": _plain(d.live)} for d in items]
+
+
+def drift_document(items: tuple[DriftItem, ...]) -> dict[str, Any]:
+    """What ``lorainfra drift --json`` prints."""
+    return {"format_version": "1.0", "drift": drift_to_json(items)}
+
+
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The plan as a JSON-able dict (deterministic: sorted by address, sorted keys when dumped)."""
     return {
@@ -64,11 +75,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "observed_digest": plan.fingerprint.observed_digest,
         },
         "changes": [change_to_json(c) for c in plan.changes],
-        "drift": [
-            {"address": d.address, "kind": d.kind, "attribute": d.attribute,
-             "expected": _plain(d.expected), "live": _plain(d.live)}
-            for d in plan.drift
-        ],
+        "drift": drift_to_json(plan.drift),
         "unmanaged": list(plan.unmanaged),
         "errors": [
             {"file": e.span.file, "line": e.span.line, "col": e.span.col, "message": e.message, "hint": e.hint}

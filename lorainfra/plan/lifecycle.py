@@ -29,5 +29,6 @@ def prevent_destroy_violations(
                 f"{change.address} has lifecycle.prevent_destroy set, but this plan would "
                 f"{'destroy' if change.action is Action.DELETE else 'replace'} it",
                 "remove prevent_destroy deliberately, or undo the change that forces it",
+                address=change.address,
             ))
     return found

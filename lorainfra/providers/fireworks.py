@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 
 from lorainfra.config.model import DEFAULT_MAX_RPS, frozen_mapping
-from lorainfra.providers.base import ModelInfo, Observed, RemoteObject, lora_identity
+from lorainfra.kinds.base import Request
+from lorainfra.kinds.registry import KINDS, kind_of
+from lorainfra.live import ModelInfo, Observed, RemoteObject
 from lorainfra.providers.http import Expect, HttpClient, HttpLimits, RetryPolicy
-from lorainfra.providers.wire import from_wire, to_wire
-
-_COLLECTION = {"deployment": "deployments", "lora": "deployedModels"}
 
 
 class FireworksProvider:
@@ -53,8 +52,8 @@ class FireworksProvider:
     def _path(self, suffix: str) -> str:
         return f"/v1/accounts/{self.account}/{suffix}"
 
-    def deployment_name(self, deployment_id: str) -> str:
-        return f"accounts/{self.account}/deployments/{deployment_id}"
+    def remote_name(self, kind: str, resource_id: str) -> str:
+        return kind_of(kind).remote_name(self.account, resource_id)
 
     async def _request(
         self,
@@ -74,28 +73,29 @@ class FireworksProvider:
     # ---------------------------------------------------------------- reads
     async def list_objects(self, kind: str) -> list[RemoteObject]:
         """Every object of a kind, paged; each page is parsed while the request for the next one is in flight."""
-        collection = _COLLECTION[kind]
+        spec = kind_of(kind)
+        collection = spec.collection
         return await self._http.list_all(self._path(collection), collection,
-                                         parse=lambda raw: from_wire(kind, raw, account=self.account))
+                                         parse=lambda raw: spec.from_wire(raw, account=self.account))
 
     async def refresh(self) -> Observed:
         before = self.requests
-        deployments, loras = await asyncio.gather(self.list_objects("deployment"), self.list_objects("lora"))
-        objects = {obj.name: obj for obj in deployments}
-        objects.update((obj.name, obj) for obj in loras)
+        listed = await asyncio.gather(*(self.list_objects(kind) for kind in KINDS))
+        objects = {obj.name: obj for objs in listed for obj in objs}
         return Observed(objects=frozen_mapping(objects), requests=self.requests - before)
 
     async def get(self, kind: str, name: str) -> RemoteObject | None:
         raw = await self._request("GET", f"/v1/{name}", ok_missing=True)
-        return None if raw is None else from_wire(kind, raw, account=self.account)
+        return None if raw is None else kind_of(kind).from_wire(raw, account=self.account)
 
-    async def find_lora(self, model: str, deployment: str, serverless: bool) -> RemoteObject | None:
-        target = self.deployment_name(deployment) if deployment else ""
-        filt = "serverless=true" if serverless else f'deployment="{target}"'
-        wanted = (model, deployment, bool(serverless))
-        for raw in await self._list_all("deployedModels", {"filter": filt}):
-            obj = from_wire("lora", raw, account=self.account)
-            if not obj.gone and lora_identity(obj.attributes) == wanted:
+    async def find(self, kind: str, identity: Mapping[str, Any]) -> RemoteObject | None:
+        spec = kind_of(kind)
+        lookup = spec.lookup(identity, self.account)
+        if lookup.name:
+            return await self.get(kind, lookup.name)
+        for raw in await self._list_all(spec.collection, {"filter": lookup.filter}):
+            obj = spec.from_wire(raw, account=self.account)
+            if not obj.gone and obj.key == lookup.key:
                 return obj
         return None
 
@@ -114,32 +114,27 @@ class FireworksProvider:
         )
 
     # ---------------------------------------------------------------- writes
+    async def _send(self, request: Request, *, ok_missing: bool = False, expect: Expect = "object") -> Any:
+        return await self._request(request.method, f"/v1/{request.path}", params=dict(request.params) or None,
+                                   json=request.body, ok_missing=ok_missing, expect=expect)
+
     async def create(
         self, kind: str, resource_id: str, attributes: Mapping[str, Any], *, validate_only: bool = False
     ) -> RemoteObject:
-        body = to_wire(kind, attributes, account=self.account)
-        if kind == "deployment":
-            params: dict[str, Any] = {"deploymentId": resource_id}
-            if validate_only:
-                params["validateOnly"] = True
-            raw = await self._request("POST", self._path("deployments"), params=params, json=body)
-        else:
-            raw = await self._request("POST", self._path("deployedModels"), json=body)
-        return from_wire(kind, raw, account=self.account)
+        spec = kind_of(kind)
+        raw = await self._send(spec.create_request(resource_id, attributes, account=self.account,
+                                                   validate_only=validate_only))
+        return spec.from_wire(raw, account=self.account)
 
     async def update(
         self, kind: str, name: str, attributes: Mapping[str, Any], changed: tuple[str, ...]
     ) -> RemoteObject:
-        body = to_wire(kind, attributes, account=self.account, only=changed)
-        if kind == "deployment" and "base_model" in attributes:
-            body["baseModel"] = attributes["base_model"]  # the API requires it in every PATCH body
-        params = {"updateMask": ",".join(sorted(changed))}
-        raw = await self._request("PATCH", f"/v1/{name}", params=params, json=body)
-        return from_wire(kind, raw, account=self.account)
+        spec = kind_of(kind)
+        raw = await self._send(spec.update_request(name, attributes, changed, account=self.account))
+        return spec.from_wire(raw, account=self.account)
 
     async def delete(self, kind: str, name: str) -> None:
-        params = {"hard": True} if kind == "deployment" else None
-        await self._request("DELETE", f"/v1/{name}", params=params, ok_missing=True, expect="any")
+        await self._send(kind_of(kind).delete_request(name), ok_missing=True, expect="any")
 
     async def aclose(self) -> None:
         await self._http.aclose()

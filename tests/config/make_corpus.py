@@ -1,8 +1,10 @@
 """Broken-config corpus: each case is a config folder that must fail with the expected diagnostics.
 
 Run ``python tests/config/make_corpus.py`` to (re)write ``tests/config/broken/<case>/`` from CASES
-(the files plus ``expected.txt``, one expected substring of the rendered ConfigError per line).
-Cases too big or too binary to commit (DYNAMIC) are written at test time by ``write_dynamic``.
+(the files plus ``expected.txt``, one expected substring of the rendered ConfigError per line) and
+the golden ``diagnostics.txt`` beside it: every diagnostic exactly as rendered, which the tests compare
+whole. Review the golden diff before committing it. Cases too big or too binary to commit (DYNAMIC)
+are written at test time by ``write_dynamic``; their goldens are ``tests/config/broken-dynamic/<case>.txt``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BROKEN = HERE / "broken"
+DYNAMIC_GOLDEN = HERE / "broken-dynamic"
+GOLDEN = "diagnostics.txt"
 BASE = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 MAIN = "provider:\n  account: quickstart\n  endpoint: local\n"
 # deployments.yaml: a valid multi-LoRA deployment on lines 1-5; dep(...) adds lines from line 6 on
@@ -421,12 +425,33 @@ def write_dynamic(name: str, folder: Path) -> list[str]:
     return expected
 
 
+def rendered(folder: Path) -> str:
+    """Every diagnostic loading ``folder`` reports, exactly as the CLI prints them (the folder's own
+    path shown as <case>)."""
+    from lorainfra.config.loader import load_config
+    from lorainfra.errors import ConfigError
+
+    try:
+        load_config(folder)
+    except ConfigError as exc:
+        return str(exc).replace(str(folder.resolve()), "<case>") + "\n"
+    raise AssertionError(f"{folder} loads without errors")
+
+
 def main_cli() -> None:
+    import tempfile
+
     if BROKEN.exists():
         shutil.rmtree(BROKEN)
     for name, (files, expected) in sorted(CASES.items()):
         write_case(BROKEN / name, dict(files), expected)
-    print(f"wrote {len(CASES)} cases to {BROKEN}", file=sys.stderr)
+        (BROKEN / name / GOLDEN).write_text(rendered(BROKEN / name))
+    DYNAMIC_GOLDEN.mkdir(exist_ok=True)
+    for name in sorted(DYNAMIC):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_dynamic(name, Path(tmp) / name)
+            (DYNAMIC_GOLDEN / f"{name}.txt").write_text(rendered(Path(tmp) / name))
+    print(f"wrote {len(CASES)} cases to {BROKEN} and {len(DYNAMIC)} goldens to {DYNAMIC_GOLDEN}", file=sys.stderr)
 
 
 if __name__ == "__main__":

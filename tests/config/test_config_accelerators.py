@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from cfgkit import BASE, ConfigFolder
 
-from lorainfra.config.loader import known_accelerator_types
 from lorainfra.errors import Diagnostic, Span
-from lorainfra.providers.wire import from_wire
+from lorainfra.kinds.accelerators import known_accelerator_types
+from lorainfra.kinds.registry import kind_of
 
 BIN = Path(sys.executable).parent / "lorainfra"
 
@@ -85,7 +85,7 @@ def test_diagnostics_default_to_error() -> None:
 
 
 def test_values_read_back_from_the_server_are_never_rejected() -> None:
-    remote = from_wire("deployment", {"name": "accounts/a/deployments/base", "baseModel": BASE,
+    remote = kind_of("deployment").from_wire({"name": "accounts/a/deployments/base", "baseModel": BASE,
                                       "acceleratorType": "NVIDIA_Z999_4TB", "acceleratorCount": 2**40},
                        account="a")
     assert remote.attributes["accelerator_type"] == "NVIDIA_Z999_4TB"
@@ -116,7 +116,7 @@ def test_plan_prints_the_warning_and_goes_on(cfg: ConfigFolder, monkeypatch: pyt
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A type the server accepts but this version does not know (simulated: H100 left out of the list)."""
     from lorainfra.cli.app import main
-    from lorainfra.config import loader
+    from lorainfra.kinds import accelerators as loader
 
     known = tuple(t for t in loader.known_accelerator_types() if t != "NVIDIA_H100_80GB")
     monkeypatch.setattr(loader, "known_accelerator_types", lambda: known)

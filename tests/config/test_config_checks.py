@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
+import pytest
 from cfgkit import BASE, ConfigFolder
 
 DEP = f"""\
@@ -338,3 +341,31 @@ def test_state_checks_never_echo_a_dsn(cfg: ConfigFolder) -> None:
         "lorainfra.yaml:4:3: state.workspace applies only to backend: postgres",
         "lorainfra.yaml:4:14: state.workspace: 'Prod' is not a valid ID",
     ]
+
+
+def test_diagnostics_name_the_resource_they_are_about(cfg: ConfigFolder) -> None:
+    error = cfg.error({"d.yaml": DEP.replace("shape: default", "replicas: {min: 3, max: 1}\n    shape: default"),
+                       "l.yaml": "loras:\n  Bad_Name: {model: accounts/a/models/m, serverless: true}\n",
+                       "x.yaml": "unknown_top: 1\n"})
+    about = {(d.address, d.severity) for d in error.diagnostics}
+    assert about == {("deployment.base", "error"), ("lora.Bad_Name", "error"), ("", "error")}
+    assert all(d.render().startswith(f"{d.span}: error: ") for d in error.diagnostics)
+
+
+def test_the_checks_of_one_load_group_declarations_once(cfg: ConfigFolder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each LoRA's check looks its deployment up in a table built once per load, not once per LoRA."""
+    from lorainfra.kinds.base import DeclContext
+
+    many = "loras:\n" + "".join(f"  l{i}: {{model: accounts/a/models/m, deployment: base}}\n" for i in range(90))
+    original = DeclContext.__dict__["_by_kind"].func
+    calls: list[int] = []
+
+    def counting(self: DeclContext) -> dict[str, dict[str, object]]:
+        calls.append(1)
+        return original(self)  # type: ignore[no-any-return]
+
+    grouped = cached_property(counting)
+    grouped.__set_name__(DeclContext, "_by_kind")
+    monkeypatch.setattr(DeclContext, "_by_kind", grouped)
+    assert len(cfg.load({"d.yaml": DEP, "l.yaml": many}).resources) == 91
+    assert len(calls) == 1

@@ -7,7 +7,7 @@ import resource
 from pathlib import Path
 
 import pytest
-from make_corpus import BROKEN, CASES, DYNAMIC, write_case, write_dynamic
+from make_corpus import BROKEN, CASES, DYNAMIC, DYNAMIC_GOLDEN, GOLDEN, rendered, write_case, write_dynamic
 
 from lorainfra.config.loader import load_config
 from lorainfra.errors import ConfigError
@@ -15,15 +15,17 @@ from lorainfra.errors import ConfigError
 STATIC = sorted(path.name for path in BROKEN.iterdir() if path.is_dir())
 
 
-def expect_failure(folder: Path, expected: list[str]) -> None:
+def expect_failure(folder: Path, expected: list[str], golden: Path) -> None:
+    """The intended diagnostics are there (``expected``), and the whole output is exactly the golden."""
     with pytest.raises(ConfigError) as info:
         load_config(folder)
-    rendered = str(info.value)
-    missing = [line for line in expected if line not in rendered]
-    assert not missing, f"missing {missing} in:\n{rendered}"
-    assert "internal error" not in rendered
+    text = str(info.value)
+    missing = [line for line in expected if line not in text]
+    assert not missing, f"missing {missing} in:\n{text}"
+    assert "internal error" not in text
     for diagnostic in info.value.diagnostics:
         assert diagnostic.message and diagnostic.hint, diagnostic
+    assert rendered(folder) == golden.read_text(), f"{golden} differs (python tests/config/make_corpus.py rewrites it)"
 
 
 def test_corpus_is_large_enough() -> None:
@@ -35,7 +37,7 @@ def test_corpus_is_large_enough() -> None:
 def test_static_case(case: str) -> None:
     expected = (BROKEN / case / "expected.txt").read_text().splitlines()
     assert expected, f"{case}/expected.txt is empty"
-    expect_failure(BROKEN / case, expected)
+    expect_failure(BROKEN / case, expected, BROKEN / case / GOLDEN)
 
 
 @pytest.mark.timeout(20)
@@ -44,7 +46,7 @@ def test_dynamic_case(case: str, tmp_path: Path) -> None:
     folder = tmp_path / case
     expected = write_dynamic(case, folder)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    expect_failure(folder, expected)
+    expect_failure(folder, expected, DYNAMIC_GOLDEN / f"{case}.txt")
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 200, f"peak memory grew by {grown_mb:.0f} MB"
 
@@ -55,6 +57,6 @@ def test_committed_corpus_matches_make_corpus(tmp_path: Path) -> None:
     for name, (files, expected) in CASES.items():
         write_case(tmp_path / name, dict(files), expected)
         names = sorted(p.name for p in (tmp_path / name).iterdir())
-        assert names == sorted(p.name for p in (BROKEN / name).iterdir()), name
+        assert sorted([*names, GOLDEN]) == sorted(p.name for p in (BROKEN / name).iterdir()), name
         _, mismatch, errors = filecmp.cmpfiles(tmp_path / name, BROKEN / name, names, shallow=False)
         assert not mismatch and not errors, (name, mismatch, errors)

@@ -11,11 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from lorainfra.attributes import ATTRIBUTES
-from lorainfra.config.checks import DEPLOYMENT_PATHS, LORA_PATHS, ignore_paths
 from lorainfra.config.durations import DURATION_PATTERN, describe, parse_duration, wire_duration
-from lorainfra.config.loader import DEPLOYMENT_KEYS, LORA_KEYS
 from lorainfra.config.schema import load_schema
+from lorainfra.kinds.registry import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,20 +124,32 @@ def test_wire_and_human_forms() -> None:
     assert [describe(s) for s in (3600, 3660, 90, 30, 0.5)] == ["1h", "1h1m", "1m30s", "30s", "0.5s"]
 
 
-def test_every_attribute_has_a_yaml_key() -> None:
-    assert {spec.name for spec in ATTRIBUTES["deployment"]} == set(DEPLOYMENT_KEYS)
-    assert {spec.name for spec in ATTRIBUTES["lora"]} == set(LORA_KEYS)
-    for kind, table in (("deployment", DEPLOYMENT_KEYS), ("lora", LORA_KEYS)):
-        paths = ignore_paths(kind)
-        for name, yaml_path in table.items():
-            assert paths[".".join(yaml_path)] == (name,)  # the YAML path names exactly its attribute
-            assert paths[name] == (name,)  # and so does the flat attribute name
+def test_every_attribute_has_a_yaml_key_the_schema_knows() -> None:
+    schema = load_schema()
+    for kind in KINDS.values():
+        paths = kind.ignore_paths()
+        section = schema["properties"][kind.section]["additionalProperties"]
+        for spec in kind.attributes:
+            assert paths[".".join(spec.yaml)] == (spec.name,)  # the YAML path names exactly its attribute
+            assert paths[spec.name] == (spec.name,)  # and so does the flat attribute name
+            node = section
+            for part in spec.yaml:  # every YAML path is a key of the kind's schema fragment
+                node = (node.get("$ref") and _resolve(schema, node["$ref"])) or node
+                assert part in node["properties"], (kind.name, spec.yaml)
+                node = node["properties"][part]
+
+
+def _resolve(schema: dict, ref: str) -> dict:
+    node = schema
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
 
 
 def test_ignore_paths_only_name_managed_attributes() -> None:
-    for kind, table in (("deployment", DEPLOYMENT_PATHS), ("lora", LORA_PATHS)):
-        managed = {spec.name for spec in ATTRIBUTES[kind]}
-        for names in table.values():
+    for kind in KINDS.values():
+        managed = {spec.name for spec in kind.attributes}
+        for names in kind.ignore_paths().values():
             assert set(names) <= managed
 
 

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 from lorainfra.cli.context import open_workspace
-from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
+from lorainfra.engine.applier import ApplyOptions, ApplyResult
 from lorainfra.engine.events import ListSink
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan
+from lorainfra.engine.session import SessionOptions, SessionResult, apply_session
 from lorainfra.plan.model import Action
 from lorainfra.state.model import State
 
@@ -30,15 +31,17 @@ def plan(folder: Path, **kw: bool) -> Planned:
 def apply(folder: Path, destroy: bool = False) -> ApplyResult:
     ws = open_workspace(str(folder), None, ENV)
 
-    async def go() -> ApplyResult:
+    async def go() -> SessionResult:
         async with ws.provider() as provider:
-            planned = await make_plan(ws.config, provider, ws.backend.read() or State.new(), ListSink(),
-                                      PlanOptions(destroy=destroy))
-            assert not planned.plan.errors, planned.plan.errors
-            with ws.backend.lock("apply"):
-                return await Applier(provider, ws.backend, planned.state, ListSink(), FAST).run(planned.plan)
+            return await apply_session(
+                ws.config, provider, ws.backend, plan_sink=ListSink(), apply_sink=lambda _: ListSink(),
+                options=SessionOptions(plan=PlanOptions(destroy=destroy), apply=FAST,
+                                       operation="destroy" if destroy else "apply"))
 
-    return asyncio.run(go())
+    outcome = asyncio.run(go())
+    assert not outcome.planned.plan.errors, outcome.planned.plan.errors
+    assert outcome.result is not None, "the plan had nothing to apply"
+    return outcome.result
 
 
 def actions(p: Planned) -> dict[str, Action]:

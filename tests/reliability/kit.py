@@ -17,9 +17,10 @@ from typing import Any
 from lorainfra.config.loader import load_config
 from lorainfra.emulator import Emulator, EmulatorOptions
 from lorainfra.emulator.process import EmulatorProcess
-from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult
+from lorainfra.engine.applier import ApplyOptions, ApplyResult
 from lorainfra.engine.events import ListSink
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan
+from lorainfra.engine.session import SessionOptions, apply_session
 from lorainfra.providers.fireworks import FireworksProvider, RetryPolicy, local_provider
 from lorainfra.state.local import LocalBackend
 from lorainfra.state.model import State
@@ -82,15 +83,14 @@ async def plan_async(folder: Path, provider: FireworksProvider, options: PlanOpt
 
 async def apply_async(folder: Path, provider: FireworksProvider, sink: ListSink | None = None,
                       options: PlanOptions = PlanOptions()) -> tuple[Planned, ApplyResult]:
-    backend = backend_for(folder)
-    planned = await plan_async(folder, provider, options)
+    outcome = await apply_session(
+        load_config(str(folder)), provider, backend_for(folder), plan_sink=ListSink(),
+        apply_sink=lambda _: sink or ListSink(),
+        options=SessionOptions(plan=options, apply=FAST, operation="destroy" if options.destroy else "apply"))
+    planned = outcome.planned
     assert not planned.plan.errors, planned.plan.errors
-    with backend.lock("apply"):
-        state = planned.state
-        if planned.notes:
-            state = backend.write(state, operation="apply")
-        result = await Applier(provider, backend, state, sink or ListSink(), FAST).run(planned.plan)
-    return planned, result
+    assert outcome.result is not None, "the plan had nothing to apply"
+    return planned, outcome.result
 
 
 # ------------------------------------------------------------------ live objects

@@ -19,7 +19,7 @@ import pytest
 from lorainfra.config.model import DEFAULT_BASE_URL, Config, ProviderSettings, StateSettings, frozen_mapping
 from lorainfra.engine.poller import Poller
 from lorainfra.errors import ApiError, LorainfraError, ProtocolError, SettingsError, TransportError
-from lorainfra.providers.base import RemoteObject
+from lorainfra.live import RemoteObject
 from lorainfra.providers.fireworks import FireworksProvider
 from lorainfra.providers.http import HttpLimits, RetryPolicy
 from tests.reliability.badserver import DEPLOYMENT, BadServer

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from lorainfra.attributes import DEPLOYMENT_ATTRIBUTES
+from lorainfra.kinds.registry import KINDS
 from tests.reliability.kit import Served, clean_env, cli, make_config, read_state
 
 MARKER = "sk-MARKER-5c1e7a9f-do-not-leak"
@@ -16,7 +16,7 @@ ROUTE_KEY = "drk-ROUTEKEY-0b7d2e"
 
 
 def test_api_key_and_route_keys_never_leak(tmp_path: Path) -> None:
-    assert not any("direct_route" in a.name or "directRoute" in "".join(a.wire) for a in DEPLOYMENT_ATTRIBUTES)
+    assert not any("direct_route" in a.name or "directRoute" in "".join(a.wire) for k in KINDS.values() for a in k.attributes)
     folder = make_config(tmp_path / "cfg")
     f = str(folder)
     env = clean_env(FIREWORKS_API_KEY=MARKER)

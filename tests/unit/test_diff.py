@@ -9,9 +9,10 @@ import pytest
 from lorainfra.addresses import Address
 from lorainfra.config.model import Lifecycle, Resource, frozen_mapping
 from lorainfra.errors import Span
+from lorainfra.kinds.registry import kind_of
+from lorainfra.live import Observed, RemoteObject
 from lorainfra.plan.diff import diff, drift, unmanaged
 from lorainfra.plan.model import Action
-from lorainfra.providers.base import Observed, RemoteObject
 from lorainfra.state.model import ResourceState, State
 
 ACCT = "acme"
@@ -41,7 +42,7 @@ def lora(name: str = "bot", dep: str = "base", **attrs: Any) -> Resource:
 def live_of(res: Resource, name: str, state: str, **overrides: Any) -> RemoteObject:
     attrs = dict(res.attributes)
     attrs.update(overrides)
-    return RemoteObject(res.kind, name, state, frozen_mapping(attrs))
+    return kind_of(res.kind).observe(name, state, attrs)
 
 
 def observed(*objs: RemoteObject) -> Observed:
@@ -98,7 +99,7 @@ LLIVE = f"accounts/{ACCT}/deployedModels/x1"
          {"deployment.base": Action.NOOP, "lora.bot": Action.CREATE}),
         # a LoRA load that stopped in STATE_UNSPECIFIED with an error is failed: replaced
         ({D.address: D, L.address: L}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
-         observed(live_of(D, DLIVE, "READY"), RemoteObject("lora", LLIVE, "STATE_UNSPECIFIED",
+         observed(live_of(D, DLIVE, "READY"), kind_of("lora").observe(LLIVE, "STATE_UNSPECIFIED",
                                                            L.attributes, status_message="failed to load")),
          {"deployment.base": Action.NOOP, "lora.bot": Action.REPLACE}),
         # lora on a replaced deployment is replaced too
@@ -131,13 +132,13 @@ LLIVE = f"accounts/{ACCT}/deployedModels/x1"
     ],
 )
 def test_action_choice(desired: dict[Address, Resource], state: State, live: Observed, expected: dict[str, Action]) -> None:
-    changes = diff(desired, state, live, dep_name)
+    changes = diff(desired, state, live, ACCT)
     assert {c.address: c.action for c in changes} == expected
 
 
 def test_replace_marks_the_forcing_attribute() -> None:
     changes = diff({D.address: deployment(base_model="accounts/fireworks/models/other", min_replica_count=3)},
-                   state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "READY")), dep_name)
+                   state_with(managed(D, DLIVE)), observed(live_of(D, DLIVE, "READY")), ACCT)
     (change,) = changes
     assert change.replace_paths == ("base_model",)
     assert {a.name for a in change.attributes} == {"base_model", "min_replica_count"}
@@ -146,15 +147,15 @@ def test_replace_marks_the_forcing_attribute() -> None:
 def test_forced_replace_and_destroy_mode() -> None:
     st = state_with(managed(D, DLIVE), managed(L, LLIVE))
     obs = observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED"))
-    forced = diff({D.address: D, L.address: L}, st, obs, dep_name, replace=["lora.bot"])
+    forced = diff({D.address: D, L.address: L}, st, obs, ACCT, replace=["lora.bot"])
     assert [c.action for c in forced] == [Action.NOOP, Action.REPLACE]
-    gone = diff({D.address: D, L.address: L}, st, obs, dep_name, destroy=True)
+    gone = diff({D.address: D, L.address: L}, st, obs, ACCT, destroy=True)
     assert [c.action for c in gone] == [Action.DELETE, Action.DELETE]
 
 
 def test_output_sorted_by_address() -> None:
     res = {r.address: r for r in (deployment("b"), deployment("a"), lora("z", "a"), lora("c", "b"))}
-    changes = diff(res, state_with(), observed(), dep_name)
+    changes = diff(res, state_with(), observed(), ACCT)
     assert [c.address for c in changes] == sorted(c.address for c in changes)
 
 
@@ -178,11 +179,11 @@ def test_undeploying_lora_is_vanished_drift_and_not_found() -> None:
     st = state_with(managed(D, DLIVE), managed(L, LLIVE))
     obs = observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "UNDEPLOYING"))
     assert [(i.address, i.kind) for i in drift(st, obs)] == [("lora.bot", "vanished")]
-    assert obs.find_lora(f"accounts/{ACCT}/models/bot", "base", False) is None
+    assert kind_of("lora").find({"model": f"accounts/{ACCT}/models/bot", "deployment": "base"}, obs) is None
     # a new copy of the same identity loading beside the old one being unloaded is found
     fresh = live_of(L, f"accounts/{ACCT}/deployedModels/x2", "DEPLOYING")
     both = observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "UNDEPLOYING"), fresh)
-    assert both.find_lora(f"accounts/{ACCT}/models/bot", "base", False) == fresh
+    assert kind_of("lora").find({"model": f"accounts/{ACCT}/models/bot", "deployment": "base"}, both) == fresh
 
 
 @pytest.mark.parametrize(
@@ -200,5 +201,5 @@ def test_undeploying_lora_is_vanished_drift_and_not_found() -> None:
     ],
 )
 def test_gone_and_failed_states_per_kind(kind: str, state: str, message: str, gone: bool, failed: bool) -> None:
-    obj = RemoteObject(kind, "accounts/acme/x/y", state, status_message=message)
+    obj = kind_of(kind).observe("accounts/acme/x/y", state, status_message=message)
     assert (obj.gone, obj.failed) == (gone, failed)

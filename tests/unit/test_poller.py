@@ -6,7 +6,7 @@ import asyncio
 
 from lorainfra.config.model import frozen_mapping
 from lorainfra.engine.poller import Poller
-from lorainfra.providers.base import RemoteObject
+from lorainfra.live import RemoteObject
 
 
 class SlowProvider:

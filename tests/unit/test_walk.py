@@ -1,10 +1,8 @@
-"""The DAG walker: order, parallelism, failure isolation, stop."""
+"""The DAG walker: order, overlap, failure isolation, stop."""
 
 from __future__ import annotations
 
 import asyncio
-
-import pytest
 
 from lorainfra.engine.walk import walk
 
@@ -23,28 +21,11 @@ def test_dependencies_run_first_and_failures_skip_only_dependents() -> None:
         if n == "b":
             raise RuntimeError("boom")
 
-    out = run(walk(nodes, job, parallelism=4))
+    out = run(walk(nodes, job))
     assert seen.index("a") < seen.index("b")
     assert out["b"].status == "failed" and str(out["b"].error) == "boom"
     assert out["c"].status == "skipped" and out["c"].because == "b"
     assert out["x"].status == "ok" and out["y"].status == "ok"
-
-
-@pytest.mark.parametrize("limit", [1, 3])
-def test_parallelism_bound(limit: int) -> None:
-    nodes = {str(i): () for i in range(10)}
-    active = 0
-    peak = 0
-
-    async def job(n: str) -> None:
-        nonlocal active, peak
-        active += 1
-        peak = max(peak, active)
-        await asyncio.sleep(0.005)
-        active -= 1
-
-    run(walk(nodes, job, parallelism=limit))
-    assert peak == limit
 
 
 def test_independent_waits_overlap() -> None:
@@ -55,7 +36,7 @@ def test_independent_waits_overlap() -> None:
         started[n] = asyncio.get_running_loop().time()
         await asyncio.sleep(0.05 if n == "d1" else 0.01)
 
-    run(walk(nodes, job, parallelism=10))
+    run(walk(nodes, job))
     # l2 does not wait for the slow d1
     assert started["l2"] < started["l1"]
 

@@ -1,0 +1,49 @@
+"""Review: read-only drift detection and adopting a live object made by hand (``import``)."""
+
+from __future__ import annotations
+
+from lorainfra.config.model import Config, Resource
+from lorainfra.engine.events import EventSink
+from lorainfra.engine.planner import reconcile, refresh
+from lorainfra.errors import LorainfraError
+from lorainfra.kinds.registry import kind_of
+from lorainfra.plan.diff import drift
+from lorainfra.plan.model import DriftItem
+from lorainfra.providers.base import Provider
+from lorainfra.state.model import ResourceState, State
+
+
+async def detect_drift(config: Config, provider: Provider, state: State, sink: EventSink) -> tuple[DriftItem, ...]:
+    """Changes made outside lorainfra: live objects vs what was last applied (never vs unapplied config)."""
+    observed = await refresh(provider, sink)
+    state, _ = reconcile(state, observed)
+    ignore = {str(a): r.lifecycle.ignore_changes for a, r in config.resources.items()}
+    return drift(state, observed, ignore)
+
+
+async def import_object(provider: Provider, state: State, resource: Resource, remote: str) -> State:
+    """``state`` with the live object ``remote`` (a full name, or an ID we choose) recorded as ``resource``.
+
+    Raises LorainfraError when the resource is already managed, or the object is missing, of another
+    kind, or managed under another address.
+    """
+    address = resource.address
+    key = str(address)
+    if key in state.resources:
+        raise LorainfraError(f"{key} is already managed ({state.resources[key].remote_name}); "
+                             "use `lorainfra state rm` first to re-import")
+    kind = kind_of(address.kind)
+    name = remote
+    if "/" not in name and kind.remote_id(name):
+        name = provider.remote_name(kind.name, name)
+    obj = await provider.get(kind.name, name)
+    if obj is None or obj.gone:
+        raise LorainfraError(f"{remote} does not exist in the account (or is deleted); nothing imported")
+    if f"{kind.collection}/" not in obj.name:
+        raise LorainfraError(f"{obj.name} is not a {kind.name}")
+    taken = [a for a, r in state.resources.items() if r.remote_name == obj.name]
+    if taken:
+        raise LorainfraError(f"{obj.name} is already managed as {taken[0]}")
+    entry = ResourceState(key, kind.name, obj.name, obj.attributes,
+                          tuple(str(d) for d in resource.depends_on), obj.digest)
+    return state.with_resource(entry)

@@ -1,0 +1,1 @@
+"""Kinds: one module per resource kind (deployment, lora) and the registry that lists them."""

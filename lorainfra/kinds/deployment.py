@@ -1,0 +1,162 @@
+"""The ``deployment`` kind: a Fireworks deployment (accounts/{account}/deployments/{id}), ID chosen by us."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lorainfra.addresses import Address
+from lorainfra.config.decl import Decl
+from lorainfra.config.durations import describe, parse_duration, schema_rejects
+from lorainfra.config.model import Resource
+from lorainfra.errors import Diagnostic
+from lorainfra.frozen import frozen_mapping
+from lorainfra.kinds import accelerators
+from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, RemoteChecks, Request
+
+HOUR = 3600.0
+FIVE_MINUTES = 300.0
+
+A = AttributeSpec
+ATTRIBUTES: tuple[AttributeSpec, ...] = (
+    A("base_model", ("baseModel",), ("base_model",), forces_replacement=True),
+    A("display_name", ("displayName",), ("display_name",), default=""),
+    A("description", ("description",), ("description",), default=""),
+    A("min_replica_count", ("minReplicaCount",), ("replicas", "min"), type="int", default=0),
+    A("max_replica_count", ("maxReplicaCount",), ("replicas", "max"), type="int"),
+    A("accelerator_type", ("acceleratorType",), ("accelerator", "type")),
+    A("accelerator_count", ("acceleratorCount",), ("accelerator", "count"), type="int"),
+    A("deployment_shape", ("deploymentShape",), ("shape",), prefix_match=True),
+    A("precision", ("precision",), ("precision",)),
+    A("enable_addons", ("enableAddons",), ("addons",), forces_replacement=True, default=False),
+    A("max_context_length", ("maxContextLength",), ("max_context_length",), type="int"),
+    A("autoscaling_policy.scale_up_window", ("autoscalingPolicy", "scaleUpWindow"),
+      ("autoscaling", "scale_up_window"), type="duration"),
+    A("autoscaling_policy.scale_down_window", ("autoscalingPolicy", "scaleDownWindow"),
+      ("autoscaling", "scale_down_window"), type="duration"),
+    A("autoscaling_policy.scale_to_zero_window", ("autoscalingPolicy", "scaleToZeroWindow"),
+      ("autoscaling", "scale_to_zero_window"), type="duration"),
+    A("autoscaling_policy.load_targets", ("autoscalingPolicy", "loadTargets"), ("autoscaling", "load_targets")),
+    A("placement.region", ("placement", "region"), ("placement", "region")),
+    A("placement.multi_region", ("placement", "multiRegion"), ("placement", "multi_region")),
+    A("placement.regions", ("placement", "regions"), ("placement", "regions")),
+)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _window(decl: Decl, key: str, low: float | None, high: float | None) -> list[Diagnostic]:
+    if not decl.has("autoscaling", key):
+        return []
+    value = decl.get("autoscaling", key)
+    span = decl.span("autoscaling", key)
+    if schema_rejects(value):
+        return []  # the schema reported the type, the syntax or the sign
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        return [Diagnostic(span, f"autoscaling.{key}: {exc}", "write a duration like 30s, 10m or 1h")]
+    if high is not None and seconds > high:
+        return [Diagnostic(span, f"autoscaling.{key} is {describe(seconds)}; Fireworks allows at most {describe(high)}",
+                           f"set autoscaling.{key} to {describe(high)} or less")]
+    if low is not None and seconds < low:
+        return [Diagnostic(span, f"autoscaling.{key} is {describe(seconds)}; Fireworks requires at least {describe(low)}",
+                           f"set autoscaling.{key} to {describe(low)} or more")]
+    return []
+
+
+@dataclass(frozen=True)
+class DeploymentKind(Kind):
+    """Deployments: created with our ID, PATCHed in place, hard-deleted; READY when serving."""
+
+    def check(self, decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
+        out: list[Diagnostic] = accelerators.accelerator_warnings(decl)
+        low, high = decl.get("replicas", "min"), decl.get("replicas", "max")
+        if _number(low) is not None and _number(high) is not None and float(high) < float(low):
+            out.append(Diagnostic(decl.span("replicas", "max"), f"replicas.max ({high}) is less than replicas.min ({low})",
+                                  "raise replicas.max or lower replicas.min so that min <= max"))
+        out += _window(decl, "scale_up_window", None, HOUR)
+        out += _window(decl, "scale_down_window", None, HOUR)
+        out += _window(decl, "scale_to_zero_window", FIVE_MINUTES, None)
+        targets = decl.get("autoscaling", "load_targets")
+        if isinstance(targets, dict):
+            for key, value in targets.items():
+                number = _number(value)
+                if number is not None and not math.isfinite(number):
+                    out.append(Diagnostic(decl.span("autoscaling", "load_targets", key),
+                                          f"autoscaling.load_targets.{key} must be a finite number, not {value}",
+                                          "write a plain number such as 0.8"))
+        placement = decl.get("placement")
+        if isinstance(placement, dict):
+            keys = [key for key in ("region", "multi_region", "regions") if key in placement]
+            if not keys:
+                out.append(Diagnostic(decl.span("placement"),
+                                      "placement must set exactly one of region, multi_region, regions",
+                                      "e.g. placement: {region: US_IOWA_1}; or remove placement for the GLOBAL default"))
+            for extra in keys[1:]:
+                out.append(Diagnostic(decl.sub_key_span("placement", extra),
+                                      f"placement sets both {keys[0]} and {extra}; set exactly one of region, multi_region, regions",
+                                      f"remove placement.{extra} or placement.{keys[0]}"))
+        has_shape = decl.has("shape")
+        has_type = decl.has("accelerator", "type")
+        if has_shape and has_type:
+            out.append(Diagnostic(decl.sub_key_span("shape"), "set either shape or accelerator.type, not both",
+                                  "with a deployment shape Fireworks picks the hardware and rejects acceleratorType; "
+                                  "remove accelerator.type (or remove shape)"))
+        elif not has_shape and not has_type:
+            out.append(Diagnostic(decl.key_span, f"deployment {decl.name!r} needs shape or accelerator.type",
+                                  "add 'shape: default' to let Fireworks pick a validated shape, or "
+                                  "accelerator: {type: NVIDIA_H100_80GB, count: 1}"))
+        return out
+
+    async def precheck(
+        self, resource: Resource, resources: Mapping[Address, Resource], remote: RemoteChecks
+    ) -> list[Diagnostic]:
+        await remote.create(self.name, resource.name, resource.attributes, validate_only=True)
+        return []
+
+    def remote_id(self, resource_name: str) -> str:
+        return resource_name
+
+    def conflict_reason(self, message: str) -> str:
+        return f"{message} (the ID is taken by a deleted deployment; undelete or purge it)"
+
+    def create_request(
+        self, resource_id: str, attributes: Mapping[str, Any], *, account: str, validate_only: bool = False
+    ) -> Request:
+        params: dict[str, Any] = {"deploymentId": resource_id}
+        if validate_only:
+            params["validateOnly"] = True
+        return Request("POST", f"accounts/{account}/{self.collection}", frozen_mapping(params),
+                       self.to_wire(attributes, account=account))
+
+    def update_request(
+        self, name: str, attributes: Mapping[str, Any], changed: tuple[str, ...], *, account: str
+    ) -> Request:
+        request = super().update_request(name, attributes, changed, account=account)
+        body = dict(request.body or {})
+        if "base_model" in attributes:
+            body["baseModel"] = attributes["base_model"]  # the API requires it in every PATCH body
+        return Request(request.method, request.path, request.params, body)
+
+    def delete_request(self, name: str) -> Request:
+        return Request("DELETE", name, frozen_mapping({"hard": True}))
+
+
+DEPLOYMENT = DeploymentKind(
+    name="deployment",
+    section="deployments",
+    collection="deployments",
+    noun="deployment ID",
+    attributes=ATTRIBUTES,
+    ready_state="READY",
+    gone_states=frozenset({"DELETED", "DELETING"}),
+    ready_timeout=3600.0,
+    settle_after_create=True,
+)

@@ -1,0 +1,222 @@
+"""The ``lora`` kind: a LoRA adapter loaded onto a deployment or serverless (a DeployedModel; the server
+names it). Found again by its identity: model + deployment ID (or serverless)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lorainfra.addresses import Address
+from lorainfra.config.decl import Decl
+from lorainfra.config.hints import did_you_mean, join_hint, short
+from lorainfra.config.model import Resource
+from lorainfra.errors import Diagnostic, Span
+from lorainfra.frozen import frozen_mapping
+from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, Lookup, RemoteChecks
+from lorainfra.kinds.deployment import DEPLOYMENT
+from lorainfra.live import Observed, RemoteObject
+
+MAX_LORAS_PER_DEPLOYMENT = 100
+MAX_SERVERLESS_LORAS = 100
+# A LoRA load that failed: the DeployedModel enum has no FAILED; the Build SDK reads STATE_UNSPECIFIED
+# with a status message as a failed load (fireworks/llm/llm.py).
+_LOADING = frozenset({"DEPLOYING", "UPDATING", "DEPLOYED", "UNDEPLOYING"})
+
+ATTRIBUTES: tuple[AttributeSpec, ...] = (
+    AttributeSpec("model", ("model",), ("model",), forces_replacement=True),
+    AttributeSpec("deployment", ("deployment",), ("deployment",), forces_replacement=True, default=""),
+    AttributeSpec("serverless", ("serverless",), ("serverless",), forces_replacement=True, default=False),
+    AttributeSpec("display_name", ("displayName",), ("display_name",), default=""),
+    AttributeSpec("description", ("description",), ("description",), default=""),
+)
+
+
+def identity_key(attributes: Mapping[str, Any]) -> tuple[str, str, bool]:
+    """What identifies a loaded LoRA: its model, its deployment ID ("" when serverless), serverless."""
+    return (str(attributes.get("model", "")), str(attributes.get("deployment", "") or ""),
+            bool(attributes.get("serverless", False)))
+
+
+def _check_target(decl: Decl, target: str, deployments: Mapping[str, Decl], complete: bool) -> list[Diagnostic]:
+    span = decl.span("deployment")
+    if target.startswith("deployment.") and target[len("deployment."):] in deployments:
+        return [Diagnostic(span, f"deployment: {short(target)} is an address, not a deployment name",
+                           f"write the bare name: deployment: {target[len('deployment.'):]}")]
+    if target not in deployments:
+        if not complete:
+            return []  # another file could not be read; it may declare the deployment
+        known = sorted(deployments)
+        if "/" in target:
+            message = f"deployment: {short(target)} is not a deployment declared in this folder"
+        else:
+            message = join_hint(f"no deployment {short(target)};", did_you_mean(target, known))
+        shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        listing = f"declared deployments: {shown}" if known else "no deployments are declared in this folder"
+        return [Diagnostic(span, message.rstrip(";"), join_hint("a LoRA attaches to a deployment of this config;", listing))]
+    dep = deployments[target]
+    out = []
+    if dep.get("addons") is not True and isinstance(dep.body, dict):
+        where = dep.span("addons") if dep.has("addons") else dep.key_span
+        out.append(Diagnostic(span, f"deployment {target!r} does not have addons enabled, so lora {decl.name!r} cannot be loaded onto it",
+                              f"set addons: true on deployment {target!r} ({where})"))
+    mine, theirs = decl.get("base_model"), dep.get("base_model")
+    if isinstance(mine, str) and isinstance(theirs, str) and mine != theirs:
+        out.append(Diagnostic(decl.span("base_model"),
+                              f"lora {decl.name!r} has base_model {mine} but deployment {target!r} serves {theirs}",
+                              f"a LoRA must be served on a deployment of its base model; fix base_model here or at {dep.span('base_model')}"))
+    return out
+
+
+@dataclass(frozen=True)
+class LoraKind(Kind):
+    """LoRAs: loaded with POST deployedModels (server-chosen name), DEPLOYED when serving."""
+
+    # ------------------------------------------------------------------ config
+    def values(self, decl: Decl) -> tuple[dict[str, Any], dict[str, Span]]:
+        values, spans = super().values(decl)
+        if values.get("serverless") is True:
+            values["deployment"] = ""
+        return values, spans
+
+    def check(self, decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        target = decl.get("deployment")
+        serverless = decl.get("serverless") is True
+        if decl.has("deployment") and serverless:
+            out.append(Diagnostic(decl.sub_key_span("serverless"), f"lora {decl.name!r} sets both deployment and serverless: true",
+                                  "a LoRA is served either on a deployment or serverless; remove one of them"))
+        elif not decl.has("deployment") and not serverless:
+            out.append(Diagnostic(decl.key_span, f"lora {decl.name!r} needs deployment: NAME or serverless: true",
+                                  "name a deployment declared in this folder (it needs addons: true), or set serverless: true"))
+        if isinstance(target, str) and not serverless:
+            out += _check_target(decl, target, ctx.of_kind(DEPLOYMENT.name), ctx.complete)
+        return out
+
+    def implied_dependencies(self, decl: Decl, ctx: DeclContext) -> list[Address]:
+        target = decl.get("deployment")
+        if isinstance(target, str) and target in ctx.of_kind(DEPLOYMENT.name) and decl.get("serverless") is not True:
+            return [Address(DEPLOYMENT.name, target)]
+        return []
+
+    def check_all(self, decls: Iterable[Decl], ctx: DeclContext) -> list[Diagnostic]:
+        """At most 100 serverless LoRAs, and at most 100 LoRAs on one deployment."""
+        deployments = ctx.of_kind(DEPLOYMENT.name)
+        out = []
+        ordered = sorted(decls, key=lambda d: d.key_span)
+        serverless = [d for d in ordered if d.get("serverless") is True and not d.has("deployment")]
+        if len(serverless) > MAX_SERVERLESS_LORAS:
+            first = serverless[MAX_SERVERLESS_LORAS]
+            out.append(Diagnostic(first.key_span, f"more than {MAX_SERVERLESS_LORAS} serverless LoRAs ({len(serverless)} declared); "
+                                  f"lora {first.name!r} is number {MAX_SERVERLESS_LORAS + 1}",
+                                  f"Fireworks serves at most {MAX_SERVERLESS_LORAS} serverless LoRAs per account; "
+                                  "attach the others to a deployment with addons: true"))
+        per: dict[str, list[Decl]] = {}
+        for decl in ordered:
+            target = decl.get("deployment")
+            if isinstance(target, str) and target in deployments and decl.get("serverless") is not True:
+                per.setdefault(target, []).append(decl)
+        for target, attached in sorted(per.items()):
+            if len(attached) > MAX_LORAS_PER_DEPLOYMENT:
+                extra = attached[MAX_LORAS_PER_DEPLOYMENT]
+                out.append(Diagnostic(deployments[target].key_span,
+                                      f"deployment {target!r} has {len(attached)} LoRAs attached; at most {MAX_LORAS_PER_DEPLOYMENT} are allowed",
+                                      f"spread the LoRAs over more deployments (number {MAX_LORAS_PER_DEPLOYMENT + 1} is "
+                                      f"lora {extra.name!r} at {extra.key_span})"))
+        return out
+
+    async def precheck(
+        self, resource: Resource, resources: Mapping[Address, Resource], remote: RemoteChecks
+    ) -> list[Diagnostic]:
+        """The model exists and is READY, fits its deployment's base, and supports serverless when asked."""
+        a = resource.attributes
+        model_name = str(a.get("model", ""))
+        span = resource.attribute_spans.get("model", resource.span)
+        model = await remote.get_model(model_name)
+        if model is None:
+            return [Diagnostic(span, f"model {model_name} does not exist in the account",
+                               "upload the LoRA first (firectl create model) or fix the name")]
+        if model.state and model.state != "READY":
+            return [Diagnostic(span, f"model {model_name} is {model.state}, not READY",
+                               "finish the upload (validateUpload) before loading it")]
+        problems: list[Diagnostic] = []
+        dep_id = str(a.get("deployment") or "")
+        if dep_id:
+            dep = resources.get(Address(DEPLOYMENT.name, dep_id))
+            dep_base = str(dep.attributes.get("base_model", "")) if dep else ""
+            if dep and model.base_model and dep_base and model.base_model != dep_base:
+                problems.append(Diagnostic(
+                    span,
+                    f"LoRA {model_name} is trained on {model.base_model} but deployment.{dep_id} serves {dep_base}",
+                    f"load it on a deployment of {model.base_model}, or change deployment.{dep_id}'s base_model",
+                ))
+        elif a.get("serverless") and model.base_model:
+            base = await remote.get_model(model.base_model)
+            if base is not None and not base.supports_serverless:
+                problems.append(Diagnostic(
+                    resource.attribute_spans.get("serverless", span),
+                    f"base model {model.base_model} of {model_name} does not support serverless LoRA",
+                    "attach the LoRA to a deployment with addons: true instead",
+                ))
+        return problems
+
+    # ------------------------------------------------------------------ live objects
+    def is_failed(self, state: str, status_message: str) -> bool:
+        return super().is_failed(state, status_message) or (bool(status_message) and state not in _LOADING)
+
+    def match_key(self, attributes: Mapping[str, Any]) -> Hashable:
+        return identity_key(attributes)
+
+    def wire_out(self, spec: AttributeSpec, value: Any, account: str) -> tuple[bool, Any]:
+        if spec.name == "deployment":
+            if not value:
+                return False, value
+            return True, value if "/" in str(value) else DEPLOYMENT.remote_name(account, str(value))
+        if spec.name == "serverless" and not value:
+            return False, value
+        return True, value
+
+    def wire_in(self, spec: AttributeSpec, value: Any, account: str) -> Any:
+        if spec.name == "deployment":
+            prefix = DEPLOYMENT.remote_name(account, "")
+            return value[len(prefix):] if isinstance(value, str) and value.startswith(prefix) else value
+        return value
+
+    def identity(self, resource_name: str, attributes: Mapping[str, Any], account: str) -> Mapping[str, Any]:
+        model, deployment, serverless = identity_key(attributes)
+        return frozen_mapping({"model": model, "deployment": deployment, "serverless": serverless})
+
+    def expected_name(self, identity: Mapping[str, Any]) -> str:
+        return ""
+
+    def find(self, identity: Mapping[str, Any], observed: Observed) -> RemoteObject | None:
+        return observed.find(self.name, identity_key(identity))
+
+    def lookup(self, identity: Mapping[str, Any], account: str) -> Lookup:
+        key = identity_key(identity)
+        _, deployment, serverless = key
+        target = DEPLOYMENT.remote_name(account, deployment) if deployment else ""
+        return Lookup(filter="serverless=true" if serverless else f'deployment="{target}"', key=key)
+
+    def prerequisites(self, attributes: Mapping[str, Any]) -> tuple[Address, ...]:
+        # a LoRA can only be loaded onto a READY deployment, even one this run does not touch (an
+        # interrupted earlier run may have left it CREATING/UPDATING)
+        dep_id = str(attributes.get("deployment") or "")
+        return (Address(DEPLOYMENT.name, dep_id),) if dep_id else ()
+
+    def adopt_note(self, address: str, name: str) -> str:
+        return f"{address}: already loaded as {name}; adopting it"
+
+
+LORA = LoraKind(
+    name="lora",
+    section="loras",
+    collection="deployedModels",
+    noun="lora name",
+    attributes=ATTRIBUTES,
+    ready_state="DEPLOYED",
+    # the DeployedModel enum has no DELETED; an UNDEPLOYING copy is on its way out
+    gone_states=frozenset({"UNDEPLOYING"}),
+    ready_timeout=1800.0,
+    create_verb="load",
+)

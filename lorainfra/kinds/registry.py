@@ -1,0 +1,27 @@
+"""Registry: every resource kind lorainfra manages, by name. A new kind is one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from lorainfra.addresses import Address
+from lorainfra.kinds.base import Kind
+from lorainfra.kinds.deployment import DEPLOYMENT
+from lorainfra.kinds.lora import LORA
+
+KINDS: Mapping[str, Kind] = MappingProxyType({kind.name: kind for kind in (DEPLOYMENT, LORA)})
+BY_SECTION: Mapping[str, Kind] = MappingProxyType({kind.section: kind for kind in KINDS.values()})
+
+
+def kind_of(name: str) -> Kind:
+    """The kind called ``name``; a KeyError names the known kinds (a state file from a newer lorainfra)."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown resource kind {name!r}; known kinds: {', '.join(KINDS)}") from None
+
+
+def parse_address(text: str) -> Address:
+    """KIND.NAME with a known KIND; ValueError (fit for a user) otherwise."""
+    return Address.parse(text, KINDS)
