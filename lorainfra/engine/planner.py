@@ -11,9 +11,9 @@ from typing import Any
 from lorainfra.addresses import Address
 from lorainfra.config.model import Config
 from lorainfra.engine.events import EventSink, Note, RefreshDone
-from lorainfra.errors import ApiError, Diagnostic, LorainfraError
+from lorainfra.errors import ApiError, Diagnostic, LorainfraError, StateError
 from lorainfra.frozen import frozen_mapping
-from lorainfra.kinds.registry import kind_of
+from lorainfra.kinds.registry import kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
 from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
 from lorainfra.plan.lifecycle import prevent_destroy_violations
@@ -132,9 +132,34 @@ class ModelCache:
         return await self.provider.create(kind, resource_id, attributes, validate_only=validate_only)
 
 
+class ServerCheckError(LorainfraError):
+    """The server failed while the plan checked its creates (not a config problem)."""
+
+
+def check_state_addresses(state: State) -> None:
+    """Every state entry names a kind this lorainfra knows, by an address of that kind; else a StateError
+    saying how to fix it (never a traceback, and never a plan built on the entry: it could destroy the live
+    object it names)."""
+    for key, entry in sorted(state.resources.items()):
+        try:
+            address = parse_address(key)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            if address.kind == entry.kind:
+                continue
+            problem = f"its address is a {address.kind} but the entry says {entry.kind!r}"
+        raise StateError(
+            f"state entry {key!r} ({entry.remote_name or 'no live object'}) is not one lorainfra can manage: "
+            f"{problem}. Remove it with `lorainfra state rm {key}` (the live object is not touched), or restore a "
+            "kept version with `lorainfra state history` and `lorainfra state push FILE --force`"
+        )
+
+
 async def make_plan(
     config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions()
 ) -> Planned:
+    check_state_addresses(state)
     observed = await refresh(provider, sink)
     state, notes = reconcile(state, observed)
     for note in notes:
@@ -155,7 +180,9 @@ async def make_plan(
         try:
             errors.extend(await _check_creates(config, provider, changes))
         except LorainfraError as exc:
-            errors.append(Diagnostic(config.provider.span, f"could not check creates with the server: {exc}"))
+            # not a config problem: the server (or the way to it) failed while the plan checked its creates
+            raise ServerCheckError(f"the plan could not check its creates with the server: {exc}; "
+                                   "nothing was changed (run the plan again once the server answers)") from exc
     desired_names = [remote_name_for(r, state, observed, provider.account) for r in config.resources.values()]
     names = [r.remote_name for r in state.resources.values()] + desired_names
     fp, digests = fingerprint(config, state, observed, names)

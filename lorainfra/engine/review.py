@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lorainfra.config.model import Config, Resource
 from lorainfra.engine.events import EventSink
-from lorainfra.engine.planner import reconcile, refresh
+from lorainfra.engine.planner import check_state_addresses, reconcile, refresh
 from lorainfra.errors import LorainfraError
 from lorainfra.kinds.registry import kind_of
 from lorainfra.plan.diff import drift
@@ -15,6 +15,7 @@ from lorainfra.state.model import ResourceState, State
 
 async def detect_drift(config: Config, provider: Provider, state: State, sink: EventSink) -> tuple[DriftItem, ...]:
     """Changes made outside lorainfra: live objects vs what was last applied (never vs unapplied config)."""
+    check_state_addresses(state)
     observed = await refresh(provider, sink)
     state, _ = reconcile(state, observed)
     ignore = {str(a): r.lifecycle.ignore_changes for a, r in config.resources.items()}

@@ -14,6 +14,8 @@ makes every request the provider sends (``/loop/v1/accounts/...``) meet it:
 - ``silent``: reads the request and never answers.
 - ``huge``: a 200 answer whose body goes on for ``huge_bytes``; ``huge-nolength`` the same without a
   Content-Length (the body ends when the connection closes).
+- ``forbid-models``: an empty account (empty lists), but every other read (a model lookup) is refused
+  with 403, as for a key that may not read models.
 - ``retry-after``: 429 with ``Retry-After: <retry_after>``, then (from the ``ok_after``-th request
   on) the deployment object.
 
@@ -159,6 +161,12 @@ def _handler(server: BadServer) -> type[BaseHTTPRequestHandler]:
 
         def mode_pages(self, auth: str, hit: int) -> None:
             self._json(200, {"deployments": [], "deployedModels": [], "nextPageToken": f"t{hit}"})
+
+        def mode_forbid_models(self, auth: str, hit: int) -> None:
+            if self.path.split("?", 1)[0].endswith(("/deployments", "/deployedModels")):
+                self._json(200, {"deployments": [], "deployedModels": []})
+            else:
+                self._json(403, {"code": 7, "message": "permission denied to read models"})
 
         def mode_retry_after(self, auth: str, hit: int) -> None:
             if hit >= server.ok_after:
