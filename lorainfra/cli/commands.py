@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from contextlib import ExitStack
@@ -46,11 +47,12 @@ def _workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Work
                           max_rps=opts(ctx).max_rps)
 
 
-async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions) -> Planned:
+async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyncio.Event) -> Planned:
     from lorainfra.engine.planner import make_plan
+    from lorainfra.engine.stopping import until_stopped
 
     async with ws.provider() as provider:
-        return await make_plan(ws.config, provider, ws.read_state(), sink, options)
+        return await until_stopped(make_plan(ws.config, provider, ws.read_state(), sink, options), stop, "planning")
 
 
 def _raise_plan_errors(planned: Planned) -> None:
@@ -121,7 +123,7 @@ def plan(
             stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
             if ws.backend.read() is None:  # fix the lineage now, so the saved plan can be checked against it
                 ws.backend.write(State.new(), operation="plan --out")
-        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options))
+        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options, stop))
         _raise_plan_errors(planned)
         if out:
             write_plan_file(out, planned.plan, config_dir=str(Path(ws.config.root)))

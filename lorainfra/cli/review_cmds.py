@@ -61,8 +61,11 @@ def drift(
     ws = open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure, max_rps=opts(ctx).max_rps)
 
     async def go(stop: asyncio.Event) -> tuple[DriftItem, ...]:
+        from lorainfra.engine.stopping import until_stopped
+
         async with ws.provider() as provider:
-            return await detect_drift(ws.config, provider, ws.read_state(), PlainSink(sys.stderr))
+            return await until_stopped(detect_drift(ws.config, provider, ws.read_state(), PlainSink(sys.stderr)),
+                                       stop, "checking for drift")
 
     items = run_async(go)
     if fmt_ == "json":

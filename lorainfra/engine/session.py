@@ -18,6 +18,7 @@ from lorainfra.engine.applier import Applier, ApplyOptions, ApplyResult, Interru
 from lorainfra.engine.events import EventSink
 from lorainfra.engine.journal import Journal, utc_now
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan, totals_by_kind
+from lorainfra.engine.stopping import until_stopped
 from lorainfra.plan.model import Plan
 from lorainfra.plan.planfile import ensure_fresh, ensure_lifecycle
 from lorainfra.providers.base import Provider
@@ -84,7 +85,9 @@ async def apply_session(
     async with locked(backend, options.operation, options.lock_timeout):
         if stop.is_set():
             raise Interrupted("interrupted while waiting for the state lock; nothing was changed")
-        planned = await make_plan(config, provider, backend.read() or State.new(), plan_sink, options.plan)
+        planned = await until_stopped(
+            make_plan(config, provider, backend.read() or State.new(), plan_sink, options.plan), stop, "planning"
+        )
         if planned.plan.errors:
             return SessionResult(planned)
         to_apply = planned.plan
