@@ -12,8 +12,9 @@ from lorainfra.frozen import frozen_mapping
 
 LOCAL_ENDPOINT = "local"
 DEFAULT_BASE_URL = "https://api.fireworks.ai"
-# request-rate ceiling toward the API, requests/second (Fireworks allows 6,000 requests/min per account)
-DEFAULT_MAX_RPS = 80.0
+# request-rate ceiling toward the API, requests/second: a small share of the account's 6,000 requests/minute
+# (100/s), which inference shares (docs.fireworks.ai/guides/quotas_usage/account-quotas)
+DEFAULT_MAX_RPS = 10.0
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,22 @@ def test_provider_strips_the_key_and_refuses_one_that_cannot_be_a_header() -> No
     with pytest.raises(SettingsError) as info:
         FireworksProvider(account="acme", api_key="sk-secret-123\u00e9", base_url="https://api.fireworks.ai")
     assert "sk-secret" not in str(info.value)
+
+
+def test_default_request_rate_is_a_small_share_of_the_account_quota() -> None:
+    # issue 10 item 6: 6,000 requests/minute per account (100/s), shared with inference; default about 10/s
+    from lorainfra.cli.options import GlobalOptions
+
+    p = FireworksProvider(account="acme", api_key="k", base_url="https://api.fireworks.ai")
+    assert p._http._limiter.rate == 10.0
+    assert GlobalOptions().max_rps == 10.0  # the --max-rps default
+
+
+def test_a_quota_resource_exhausted_is_final_not_retried() -> None:
+    # issue 10 item 6: RESOURCE_EXHAUSTED that is a quota (x-should-retry: false, no Retry-After) is final
+    answer = {"code": 8, "message": "serverless LoRA limit reached",
+              "details": [{"reason": "SERVERLESS_LORA_LIMIT", "metadata": {"kind": "quota"}}]}
+    p, seen = make(lambda r: httpx.Response(429, headers={"x-should-retry": "false"}, json=answer))
+    with pytest.raises(ApiError) as info:
+        run(p.create("lora", "", frozen_mapping({"model": "accounts/acme/models/a", "serverless": True})))
+    assert info.value.status == 429 and len(seen) == 1
