@@ -109,7 +109,15 @@ class DeploymentKind(Kind):
             out.append(Diagnostic(decl.sub_key_span("shape"), "set either shape or accelerator.type, not both",
                                   "with a deployment shape Fireworks picks the hardware and rejects acceleratorType; "
                                   "remove accelerator.type (or remove shape)"))
-        elif not has_shape and not has_type:
+        if has_shape:
+            # the shape fixes the hardware and the precision; Fireworks' own client sends neither with a shape
+            # (fireworks/training/sdk/deployment.py DeploymentConfig: shape path vs manual path)
+            for path, what in ((("accelerator", "count"), "accelerator.count"), (("precision",), "precision")):
+                if decl.has(*path):
+                    out.append(Diagnostic(decl.sub_key_span(*path), f"set either shape or {what}, not both",
+                                          f"a deployment shape fixes the accelerator count and the precision; remove "
+                                          f"{what} (or remove shape and set accelerator.type)"))
+        if not has_shape and not has_type:
             out.append(Diagnostic(decl.key_span, f"deployment {decl.name!r} needs shape or accelerator.type",
                                   "add 'shape: default' to let Fireworks pick a validated shape, or "
                                   "accelerator: {type: NVIDIA_H100_80GB, count: 1}"))

@@ -117,7 +117,16 @@ def test_shape_xor_accelerator(cfg: ConfigFolder) -> None:
     assert [f"{d.span}: {d.message}" for d in error.diagnostics] == [
         "d.yaml:2:3: deployment 'base' needs shape or accelerator.type"]
     assert "shape: default" in error.diagnostics[0].hint
-    cfg.load({"d.yaml": dep("accelerator: {count: 2}")})  # a count alone goes with a shape
+
+
+def test_shape_excludes_accelerator_count_and_precision(cfg: ConfigFolder) -> None:
+    # issue 10 item 4: the shape fixes the accelerator count and the precision
+    error = cfg.error({"d.yaml": dep("accelerator: {count: 2}", "precision: FP8")})
+    assert [f"{d.span}: {d.message}" for d in error.diagnostics] == [
+        "d.yaml:4:19: set either shape or accelerator.count, not both",
+        "d.yaml:5:5: set either shape or precision, not both"]
+    assert "remove accelerator.count" in error.diagnostics[0].hint
+    cfg.load({"d.yaml": dep("accelerator: {type: NVIDIA_H100_80GB, count: 2}", "precision: FP8", shape=False)})
 
 
 def test_required_keys(cfg: ConfigFolder) -> None:
