@@ -300,6 +300,10 @@ class Kind:
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: {name} already exists (an earlier attempt?); adopting it"
 
+    def update_note(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+        """What an in-place update from live ``before`` to desired ``after`` does besides the change ("": nothing)."""
+        return ""
+
     def conflict_reason(self, message: str) -> str:
         """Why a create that answered 409 failed when no live object with this identity was found."""
         return message

@@ -26,11 +26,13 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     A("description", ("description",), ("description",), default=""),
     A("min_replica_count", ("minReplicaCount",), ("replicas", "min"), type="int", default=0),
     A("max_replica_count", ("maxReplicaCount",), ("replicas", "max"), type="int"),
-    A("accelerator_type", ("acceleratorType",), ("accelerator", "type")),
+    # "accelerator type cannot be changed for existing deployments" (Build SDK fireworks/llm/llm.py)
+    A("accelerator_type", ("acceleratorType",), ("accelerator", "type"), forces_replacement=True),
     A("accelerator_count", ("acceleratorCount",), ("accelerator", "count"), type="int"),
     A("deployment_shape", ("deploymentShape",), ("shape",), prefix_match=True),
     A("precision", ("precision",), ("precision",)),
-    A("enable_addons", ("enableAddons",), ("addons",), forces_replacement=True, default=False),
+    # updated in place through the update mask (Build SDK); turning it off unloads the LoRAs on it
+    A("enable_addons", ("enableAddons",), ("addons",), default=False),
     A("max_context_length", ("maxContextLength",), ("max_context_length",), type="int"),
     A("autoscaling_policy.scale_up_window", ("autoscalingPolicy", "scaleUpWindow"),
       ("autoscaling", "scale_up_window"), type="duration"),
@@ -131,6 +133,11 @@ class DeploymentKind(Kind):
 
     def remote_id(self, resource_name: str) -> str:
         return resource_name
+
+    def update_note(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+        if before.get("enable_addons") is True and after.get("enable_addons") is False:
+            return "addons turned off: Fireworks unloads every LoRA loaded on this deployment"
+        return ""
 
     def conflict_reason(self, message: str) -> str:
         return f"{message} (the ID is taken by a deleted deployment; undelete or purge it)"
