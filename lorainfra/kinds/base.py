@@ -321,5 +321,6 @@ class Kind:
         return Request("PATCH", name, frozen_mapping({"updateMask": ",".join(sorted(changed))}),
                        self.to_wire(attributes, account=account, only=changed))
 
-    def delete_request(self, name: str) -> Request:
+    def delete_request(self, name: str, *, force: bool = False) -> Request:
+        """The delete; ``force`` skips the server's safety checks where the kind has any (``destroy --force``)."""
         return Request("DELETE", name)

@@ -160,8 +160,10 @@ class DeploymentKind(Kind):
             body["baseModel"] = attributes["base_model"]  # the API requires it in every PATCH body
         return Request(request.method, request.path, request.params, body)
 
-    def delete_request(self, name: str) -> Request:
-        return Request("DELETE", name, frozen_mapping({"hard": True}))
+    def delete_request(self, name: str, *, force: bool = False) -> Request:
+        # ignoreChecks: delete even with LoRAs loaded (fireworks/resources/deployments.py delete())
+        params: dict[str, Any] = {"hard": True, "ignoreChecks": True} if force else {"hard": True}
+        return Request("DELETE", name, frozen_mapping(params))
 
 
 DEPLOYMENT = DeploymentKind(

@@ -131,6 +131,21 @@ def test_delete_deployment_hard_and_404_is_done() -> None:
     ]
 
 
+def test_destroy_force_sends_ignore_checks_and_a_refused_delete_says_to_use_it() -> None:
+    # issue 10 item 9: DELETE .../deployments/{id}?ignoreChecks=true (fireworks/resources/deployments.py)
+    refusal = {"code": 9, "message": "deployment has 2 LoRAs loaded; unload them or set ignoreChecks=true"}
+    p, seen = make(lambda r: httpx.Response(400, json=refusal))
+    with pytest.raises(ApiError) as info:
+        run(p.delete("deployment", "accounts/acme/deployments/base"))
+    assert "ignoreChecks" not in seen[0].url.params
+    assert info.value.status == 400 and "`lorainfra destroy --force`" in info.value.message
+    assert info.value.message.startswith(refusal["message"])
+    forced, seen = make(lambda r: httpx.Response(200, json={}), force_deletes=True)
+    run(forced.delete("deployment", "accounts/acme/deployments/base"))
+    run(forced.delete("lora", "accounts/acme/deployedModels/abc"))
+    assert [dict(r.url.params) for r in seen] == [{"hard": "true", "ignoreChecks": "true"}, {}]
+
+
 def test_load_lora_on_deployment_and_serverless() -> None:
     p, seen = make(lambda r: httpx.Response(200, json={"name": "accounts/acme/deployedModels/z", "state": "DEPLOYING",
                                                        "model": "accounts/acme/models/bot"}))
