@@ -318,8 +318,13 @@ class Kind:
     def update_request(
         self, name: str, attributes: Mapping[str, Any], changed: tuple[str, ...], *, account: str
     ) -> Request:
-        return Request("PATCH", name, frozen_mapping({"updateMask": ",".join(sorted(changed))}),
-                       self.to_wire(attributes, account=account, only=changed))
+        """PATCH with a mask of top-level paths, each with its whole sub-object, as Fireworks' own clients do
+        (``updateMask=autoscaling_policy`` and the full ``autoscalingPolicy``): ``attributes`` are the desired
+        values merged over the live ones, so that the fields the config leaves unset keep their live values."""
+        paths = sorted({name.split(".", 1)[0] for name in changed})
+        sent = tuple(spec.name for spec in self.attributes if spec.name.split(".", 1)[0] in paths)
+        return Request("PATCH", name, frozen_mapping({"updateMask": ",".join(paths)}),
+                       self.to_wire(attributes, account=account, only=sent))
 
     def delete_request(self, name: str, *, force: bool = False) -> Request:
         """The delete; ``force`` skips the server's safety checks where the kind has any (``destroy --force``)."""

@@ -126,3 +126,29 @@ def test_full_lifecycle(quickstart: Path) -> None:
     assert gone.state.resources == {}
     assert live_objects(quickstart) == {}
     assert plan(quickstart, destroy=True).plan.has_changes is False
+
+
+def test_update_of_one_window_keeps_the_live_sub_object(quickstart: Path) -> None:
+    # issue 10 item 7: the mask names autoscaling_policy and the body carries the whole sub-object, desired over
+    # live, so a window the config no longer sets keeps its live value instead of returning to the default
+    deployments = quickstart / "deployments.yaml"
+    original = "autoscaling: {scale_up_window: 30s, scale_down_window: 10m}"
+    deployments.write_text(deployments.read_text().replace(original, original.replace("10m", "20m")))
+    apply(quickstart)
+    deployments.write_text(deployments.read_text().replace(original.replace("10m", "20m"),
+                                                           "autoscaling: {scale_up_window: 45s}"))
+    p = plan(quickstart)
+    assert actions(p) == {"deployment.shared-base": Action.UPDATE}
+    apply(quickstart)
+    ws = open_workspace(str(quickstart), None, ENV)
+
+    async def live() -> dict[str, object]:
+        async with ws.provider() as provider:
+            obj = await provider.get("deployment", provider.remote_name("deployment", "shared-base"))
+            assert obj is not None
+            return dict(obj.attributes)
+
+    attrs = asyncio.run(live())
+    assert attrs["autoscaling_policy.scale_up_window"] == "45s"
+    assert attrs["autoscaling_policy.scale_down_window"] == "1200s"
+    assert actions(plan(quickstart)) == {}

@@ -121,6 +121,21 @@ def test_update_sends_update_mask_with_exactly_the_changed_fields() -> None:
     assert body(req) == {"minReplicaCount": 2, "maxReplicaCount": 4, "baseModel": "accounts/fireworks/models/m"}
 
 
+def test_update_mask_uses_top_level_paths_with_the_whole_sub_object() -> None:
+    # issue 10 item 7: Fireworks' own clients send updateMask=autoscaling_policy,placement with the full sub-objects
+    # (fireworks/training/sdk/deployment.py update(body, update_mask))
+    p, seen = make(lambda r: httpx.Response(200, json={**DEP, "state": "UPDATING"}))
+    attrs = frozen_mapping({"base_model": "accounts/fireworks/models/m", "min_replica_count": 1,
+                            "autoscaling_policy.scale_up_window": "60s", "autoscaling_policy.scale_down_window": "600s",
+                            "placement.region": "US_IOWA_1"})
+    run(p.update("deployment", "accounts/acme/deployments/base", attrs,
+                 ("autoscaling_policy.scale_up_window", "placement.region")))
+    (req,) = seen
+    assert dict(req.url.params) == {"updateMask": "autoscaling_policy,placement"}
+    assert body(req) == {"autoscalingPolicy": {"scaleUpWindow": "60s", "scaleDownWindow": "600s"},
+                         "placement": {"region": "US_IOWA_1"}, "baseModel": "accounts/fireworks/models/m"}
+
+
 def test_delete_deployment_hard_and_404_is_done() -> None:
     p, seen = make(lambda r: httpx.Response(404, json={"code": 5, "message": "not found"}))
     run(p.delete("deployment", "accounts/acme/deployments/base"))
