@@ -28,6 +28,16 @@ class EmulatorSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Account limits the plan-time checks enforce (provider.limits), defaulting to the strictest documented."""
+
+    # serverless LoRAs per base model per account: the Preview's 3 ("Loading a fourth returns ResourceExhausted",
+    # docs.fireworks.ai/serverless/specialized-model-inference/overview)
+    serverless_per_base_model: int = 3
+    serverless: int = 100  # serverless LoRAs per account, all bases together (the seed's number)
+
+
+@dataclass(frozen=True)
 class ProviderSettings:
     """Where and as whom to talk to Fireworks. The API key is never part of the config."""
 
@@ -35,6 +45,7 @@ class ProviderSettings:
     endpoint: str | None = None  # "local", a URL, or None (FIREWORKS_BASE_URL or https://api.fireworks.ai)
     emulator: EmulatorSettings = field(default_factory=EmulatorSettings)
     span: Span = field(default_factory=lambda: Span("lorainfra.yaml"))
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)

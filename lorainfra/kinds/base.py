@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from lorainfra.addresses import Address
 from lorainfra.config.decl import Decl
 from lorainfra.config.durations import parse_duration, wire_duration
-from lorainfra.config.model import Resource
+from lorainfra.config.model import Limits, Resource
 from lorainfra.errors import Diagnostic, Span
 from lorainfra.frozen import frozen_mapping
 from lorainfra.live import ModelInfo, Observed, RemoteObject
@@ -67,6 +67,7 @@ class DeclContext:
 
     declared: Mapping[Address, Decl]
     complete: bool
+    limits: Limits = field(default_factory=Limits)  # provider.limits
 
     @cached_property
     def _by_kind(self) -> dict[str, dict[str, Decl]]:
@@ -88,6 +89,9 @@ class RemoteChecks(Protocol):
     ) -> RemoteObject: ...
 
     async def get_model(self, name: str) -> ModelInfo | None: ...
+
+    @property
+    def limits(self) -> Limits: ...  # provider.limits
 
 
 def _dig(obj: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
@@ -206,6 +210,11 @@ class Kind:
             gone=state in self.gone_states, failed=self.is_failed(state, status_message),
             key=self.match_key(attrs),
         )
+
+    def platform_owned(self, obj: RemoteObject, objects: Mapping[str, RemoteObject], account: str) -> bool:
+        """A live object the platform made and manages itself, never ours nor unmanaged (``objects``: the whole
+        refresh by name); the refresh leaves it out."""
+        return False
 
     def deleted(self, obj: RemoteObject | None) -> bool:
         """Whether a delete has finished (the object 404s, or reads DELETED)."""

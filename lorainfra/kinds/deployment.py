@@ -22,8 +22,9 @@ FIVE_MINUTES = 300.0
 A = AttributeSpec
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
     A("base_model", ("baseModel",), ("base_model",), forces_replacement=True),
-    A("display_name", ("displayName",), ("display_name",), default=""),
-    A("description", ("description",), ("description",), default=""),
+    # no default: the server may fill them in, so they are compared only when the config sets them
+    A("display_name", ("displayName",), ("display_name",)),
+    A("description", ("description",), ("description",)),
     A("min_replica_count", ("minReplicaCount",), ("replicas", "min"), type="int", default=0),
     A("max_replica_count", ("maxReplicaCount",), ("replicas", "max"), type="int"),
     # "accelerator type cannot be changed for existing deployments" (Build SDK fireworks/llm/llm.py)

@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -41,6 +42,7 @@ class FireworksProvider:
         force_deletes: bool = False,
     ) -> None:
         self.account = account
+        self.endpoint = urlsplit(base_url).hostname or ""
         self.force_deletes = force_deletes  # destroy --force: deletes skip the server's checks (ignoreChecks)
         self._http = HttpClient(
             api_key=api_key, base_url=base_url, transport=transport, retry=retry, max_rps=max_rps, timeout=timeout,
@@ -85,7 +87,9 @@ class FireworksProvider:
     async def refresh(self) -> Observed:
         before = self.requests
         listed = await asyncio.gather(*(self.list_objects(kind) for kind in KINDS))
-        objects = {obj.name: obj for objs in listed for obj in objs}
+        every = {obj.name: obj for objs in listed for obj in objs}
+        objects = {name: obj for name, obj in every.items()
+                   if not kind_of(obj.kind).platform_owned(obj, every, self.account)}
         return Observed(objects=frozen_mapping(objects), requests=self.requests - before)
 
     async def get(self, kind: str, name: str) -> RemoteObject | None:

@@ -378,3 +378,17 @@ def test_the_checks_of_one_load_group_declarations_once(cfg: ConfigFolder, monke
     monkeypatch.setattr(DeclContext, "_by_kind", grouped)
     assert len(cfg.load({"d.yaml": DEP, "l.yaml": many}).resources) == 91
     assert len(calls) == 1
+
+
+def test_provider_limits_set_the_serverless_limits(cfg: ConfigFolder) -> None:
+    # issue 10 item 2: 3 serverless LoRAs per base model (the documented Preview) unless provider.limits says more
+    glm = "accounts/fireworks/models/glm-5p3-flash"
+    loras = "loras:\n" + "".join(f"  s{i}:\n    model: accounts/a/models/s{i}\n    base_model: {glm}\n"
+                                 "    serverless: true\n" for i in range(4))
+    errors = cfg.errors({"l.yaml": loras})
+    assert errors == [f"l.yaml:14:3: more than 3 serverless LoRAs on base model '{glm}' (4 declared); lora 's3' is number 4"]
+    main = "provider:\n  account: acme\n  endpoint: local\n  limits: {serverless_per_base_model: 4, serverless: 3}\n"
+    errors = cfg.errors({"lorainfra.yaml": main, "l.yaml": loras})
+    assert errors == ["l.yaml:14:3: more than 3 serverless LoRAs (4 declared); lora 's3' is number 4"]
+    main = main.replace("serverless: 3", "serverless: 4")
+    assert cfg.load({"lorainfra.yaml": main, "l.yaml": loras}).provider.limits.serverless_per_base_model == 4

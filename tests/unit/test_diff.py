@@ -220,3 +220,13 @@ def test_accelerator_type_forces_replacement_and_addons_update_in_place_with_a_n
     on = diff({D.address: deployment(enable_addons=True)}, state_with(managed(D, DLIVE)),
               observed(live_of(D, DLIVE, "READY", enable_addons=False)), ACCT)
     assert [(c.action, c.reason) for c in on] == [(Action.UPDATE, "")]
+
+
+def test_display_name_and_description_are_compared_only_when_set() -> None:
+    # issue 10 item 8: the server may fill them in; an unset desired value never diffs
+    values = {k: v for k, v in D.attributes.items() if k not in ("display_name", "description")}
+    unset = Resource(D.address, frozen_mapping(values), D.span)
+    changes = diff({D.address: unset}, state_with(managed(unset, DLIVE)),
+                   observed(live_of(D, DLIVE, "READY", display_name="Llama base", description="filled in")), ACCT)
+    assert [c.action for c in changes] == [Action.NOOP]
+    assert "display_name" not in kind_of("deployment").from_wire({"name": DLIVE}, account=ACCT).attributes

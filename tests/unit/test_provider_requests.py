@@ -85,8 +85,8 @@ def test_missing_default_fields_parse_as_defaults() -> None:
     obj = run(p.get("deployment", "accounts/acme/deployments/x"))
     assert obj.attributes["min_replica_count"] == 0
     assert obj.attributes["enable_addons"] is False
-    assert obj.attributes["display_name"] == ""
-    assert "max_replica_count" not in obj.attributes  # server-computed: never defaulted
+    # server-computed or server-filled: never defaulted
+    assert "max_replica_count" not in obj.attributes and "display_name" not in obj.attributes
     assert obj.state == ""
 
 
@@ -301,3 +301,26 @@ def test_a_quota_resource_exhausted_is_final_not_retried() -> None:
     with pytest.raises(ApiError) as info:
         run(p.create("lora", "", frozen_mapping({"model": "accounts/acme/models/a", "serverless": True})))
     assert info.value.status == 429 and len(seen) == 1
+
+
+def test_refresh_ignores_the_auto_deployed_base_row_and_serverless_identity_ignores_the_deployment() -> None:
+    # issue 10 item 8: a deployment created with an undeployed base model also lists that base model as a
+    # DeployedModel (docs: create-deployment, disableAutoDeploy); it is not a LoRA, neither ours nor unmanaged
+    base = DEP["baseModel"]
+    rows = [{"name": "accounts/acme/deployedModels/m-abc", "model": base, "deployment": DEP["name"], "state": "DEPLOYED"},
+            {"name": "accounts/acme/deployedModels/bot-1", "model": "accounts/acme/models/bot",
+             "deployment": DEP["name"], "state": "DEPLOYED"},
+            {"name": "accounts/acme/deployedModels/sl-1", "model": "accounts/acme/models/sl", "serverless": True,
+             "deployment": "accounts/fireworks/deployments/shared-serverless-pool", "state": "DEPLOYED"}]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        coll = req.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={coll: [DEP] if coll == "deployments" else rows})
+
+    p, _ = make(handler)
+    obs = run(p.refresh())
+    assert sorted(obs.objects) == ["accounts/acme/deployedModels/bot-1", "accounts/acme/deployedModels/sl-1",
+                                   DEP["name"]]
+    serverless = obs.objects["accounts/acme/deployedModels/sl-1"]
+    assert serverless.key == ("accounts/acme/models/sl", "", True)
+    assert serverless.attributes["deployment"] == ""
