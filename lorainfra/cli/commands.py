@@ -169,7 +169,7 @@ def _report(result: ApplyResult, verb: str) -> None:
 
 def _apply(
     ctx: typer.Context, directory: str, endpoint: str | None, auto_approve: bool, parallelism: int,
-    lock_timeout: str, options: PlanOptions, plan_file: str | None = None,
+    lock_timeout: str, options: PlanOptions, plan_file: str | None = None, force: bool = False,
 ) -> None:
     import asyncio
 
@@ -202,7 +202,7 @@ def _apply(
         return True
 
     async def go(stop: asyncio.Event) -> SessionResult:
-        async with ws.provider() as provider:
+        async with ws.provider(force_deletes=force) as provider:
             return await apply_session(
                 ws.config, provider, ws.backend, options=session, plan_sink=PlainSink(sys.stderr),
                 apply_sink=live_sink, saved=saved, show=show,
@@ -251,6 +251,10 @@ def destroy(
     parallelism: Parallelism = 10,
     lock_timeout: LockTimeout = "0s",
     target: TargetOpt = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Delete deployments even when Fireworks refuses (LoRAs still loaded): sends ignoreChecks=true.",
+    )] = False,
 ) -> None:
     """Delete everything this config manages (LoRAs unloaded before their deployments)."""
-    _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout, _options(True, target, None))
+    _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout, _options(True, target, None),
+           force=force)

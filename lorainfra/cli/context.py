@@ -118,8 +118,9 @@ class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
                     seed_models=seed,
                 ),
             )
+            # the embedded emulator is no shared account: no request budget to protect
             self._provider = local_provider(
-                self._emulator.app, account=s.account, api_key=s.api_key, **self.provider_kwargs
+                self._emulator.app, account=s.account, api_key=s.api_key, **{**self.provider_kwargs, "max_rps": 0}
             )
         else:
             self._provider = FireworksProvider(

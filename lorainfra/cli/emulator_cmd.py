@@ -34,7 +34,7 @@ def serve(
              "6,000/min = 100/s per account). Default: no limit.")] = None,
     auto_deploy_base: Annotated[bool, typer.Option(
         "--auto-deploy-base/--no-auto-deploy-base",
-        help="Creating a deployment also lists its base model in deployedModels (as Fireworks does).")] = False,
+        help="Creating a deployment also lists its base model in deployedModels (as Fireworks does).")] = True,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="LORAINFRA_EMULATOR_API_KEY",
                                                 help="Accept only this bearer token (default: any).")] = None,
 ) -> None:

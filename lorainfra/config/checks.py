@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from lorainfra.addresses import Address, valid_id
 from lorainfra.config.decl import Decl
 from lorainfra.config.hints import close_match, did_you_mean, id_hint, join_hint, short
+from lorainfra.config.model import Limits
 from lorainfra.errors import Diagnostic, Span
 from lorainfra.graph import build_graph, cycle_diagnostics, has_cycle
 from lorainfra.kinds.base import DeclContext
@@ -40,9 +41,9 @@ def check_lifecycle(decl: Decl) -> list[Diagnostic]:
     return out
 
 
-def context(declared: Mapping[Address, Decl], complete: bool) -> DeclContext:
-    """What the checks of one load share: every first declaration, and whether every file was read."""
-    return DeclContext(declared, complete)
+def context(declared: Mapping[Address, Decl], complete: bool, limits: Limits | None = None) -> DeclContext:
+    """What the checks of one load share: every first declaration, whether every file was read, the limits."""
+    return DeclContext(declared, complete, limits or Limits())
 
 
 def check_declaration(decl: Decl, ctx: DeclContext) -> list[Diagnostic]:

@@ -283,7 +283,7 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     declared, every, problems = _collect(docs)
     diagnostics += problems
     dependencies: dict[Address, list[Address]] = {}
-    ctx = checks.context(declared, complete)
+    ctx = checks.context(declared, complete, settings.limits(main))
     for decl in every:
         diagnostics += checks.check_declaration(decl, ctx)
         found, problems = checks.explicit_dependencies(decl, declared, complete)

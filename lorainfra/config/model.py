@@ -12,8 +12,9 @@ from lorainfra.frozen import frozen_mapping
 
 LOCAL_ENDPOINT = "local"
 DEFAULT_BASE_URL = "https://api.fireworks.ai"
-# request-rate ceiling toward the API, requests/second (Fireworks allows 6,000 requests/min per account)
-DEFAULT_MAX_RPS = 80.0
+# request-rate ceiling toward the API, requests/second: a small share of the account's 6,000 requests/minute
+# (100/s), which inference shares (docs.fireworks.ai/guides/quotas_usage/account-quotas)
+DEFAULT_MAX_RPS = 10.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,16 @@ class EmulatorSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Account limits the plan-time checks enforce (provider.limits), defaulting to the strictest documented."""
+
+    # serverless LoRAs per base model per account: the Preview's 3 ("Loading a fourth returns ResourceExhausted",
+    # docs.fireworks.ai/serverless/specialized-model-inference/overview)
+    serverless_per_base_model: int = 3
+    serverless: int = 100  # serverless LoRAs per account, all bases together (the seed's number)
+
+
+@dataclass(frozen=True)
 class ProviderSettings:
     """Where and as whom to talk to Fireworks. The API key is never part of the config."""
 
@@ -34,6 +45,7 @@ class ProviderSettings:
     endpoint: str | None = None  # "local", a URL, or None (FIREWORKS_BASE_URL or https://api.fireworks.ai)
     emulator: EmulatorSettings = field(default_factory=EmulatorSettings)
     span: Span = field(default_factory=lambda: Span("lorainfra.yaml"))
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from lorainfra.config.durations import parse_duration, schema_rejects
 from lorainfra.config.hints import short
-from lorainfra.config.model import LOCAL_ENDPOINT, EmulatorSettings, ProviderSettings, StateSettings
+from lorainfra.config.model import LOCAL_ENDPOINT, EmulatorSettings, Limits, ProviderSettings, StateSettings
 from lorainfra.config.yamlsource import Document
 from lorainfra.errors import Diagnostic, SettingsError, Span, redact
 
@@ -154,7 +154,16 @@ def provider_settings(doc: Document) -> ProviderSettings:
         endpoint=provider.get("endpoint"),
         emulator=EmulatorSettings(**knobs, seed=emulator.get("seed")),
         span=doc.key_span(("provider",)),
+        limits=limits(doc),
     )
+
+
+def limits(doc: Document | None) -> Limits:
+    """provider.limits (the defaults for what is absent or not a positive integer: the schema reported it)."""
+    given = _section(doc, "provider").get("limits") if doc is not None else None
+    values = {key: value for key, value in (given.items() if isinstance(given, dict) else ())
+              if key in ("serverless_per_base_model", "serverless") and type(value) is int and value >= 1}
+    return Limits(**values)
 
 
 def state_settings(doc: Document) -> StateSettings:

@@ -28,6 +28,7 @@ class EmulatorOptions:
     idle_delete_after: float = 7 * 86400  # minReplicaCount==0 deployments auto-deleted after this idle time
     serverless_idle_unload_after: float | None = 7 * 86400  # serverless LoRAs auto-unloaded (None: never)
     max_rps: float | None = None  # account request rate limit (requests per second); None: no limit
-    # create also deploys the base model onto the deployment (a deployedModels row that is not a LoRA)
-    auto_deploy_base: bool = False
+    # create also deploys the base model onto the deployment (a deployedModels row that is not a LoRA), as
+    # Fireworks does; lorainfra's provider leaves such rows out of a refresh (LoraKind.platform_owned)
+    auto_deploy_base: bool = True
     purge_after: float = 7 * 86400  # soft-deleted deployments are purged (404) this long after deleteTime

@@ -203,7 +203,8 @@ class Applier:
         if kind.settle_after_create:
             diffs = attribute_changes(kind.name, after, obj.attributes)
             if diffs:  # an adopted object differs from the config
-                obj = await self.provider.update(kind.name, obj.name, after, tuple(d.name for d in diffs))
+                merged = {**obj.attributes, **after}  # desired over live: a sub-object goes whole
+                obj = await self.provider.update(kind.name, obj.name, merged, tuple(d.name for d in diffs))
                 obj = await self._wait(change, slot, obj.name, kind)
         await self.journal.commit(self._record(change, obj))
 
@@ -243,7 +244,8 @@ class Applier:
 
     async def _update(self, change: Change, slot: Slot) -> None:
         kind = kind_of(change.kind)
-        after = change.after or {}
+        # the desired values over the live ones: a sub-object goes whole (Kind.update_request)
+        after = {**(change.before or {}), **(change.after or {})}
         changed = tuple(a.name for a in change.attributes)
         try:
             obj = await self.provider.update(kind.name, change.remote_name, after, changed)

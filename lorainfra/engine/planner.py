@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.config.model import Config
+from lorainfra.config.model import Config, Limits
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError, StateError
 from lorainfra.frozen import frozen_mapping
@@ -94,7 +94,7 @@ async def _check_creates(config: Config, provider: Provider, changes: Iterable[C
     """Ask the server about every create before anything is applied (validateOnly, model readiness)."""
     gate = asyncio.Semaphore(10)
     diagnostics: list[Diagnostic] = []
-    remote = ModelCache(provider)
+    remote = ModelCache(provider, config.provider.limits)
 
     async def check(change: Change) -> None:
         resource = config.resources[Address.parse(change.address)]
@@ -117,8 +117,9 @@ async def _check_creates(config: Config, provider: Provider, changes: Iterable[C
 class ModelCache:
     """What plan-time checks ask the server: one GET per model name, however many LoRAs name it."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Provider, limits: Limits) -> None:
         self.provider = provider
+        self.limits = limits
         self._tasks: dict[str, asyncio.Task[ModelInfo | None]] = {}
 
     async def get_model(self, name: str) -> ModelInfo | None:
@@ -160,6 +161,7 @@ async def make_plan(
     config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions()
 ) -> Planned:
     check_state_addresses(state)
+    state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
     observed = await refresh(provider, sink)
     state, notes = reconcile(state, observed)
     for note in notes:
@@ -178,7 +180,10 @@ async def make_plan(
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources)
     if options.check_remote and not options.destroy:
         try:
-            errors.extend(await _check_creates(config, provider, changes))
+            found = await _check_creates(config, provider, changes)
+            errors.extend(d for d in found if d.severity == "error")
+            for warning in sorted(d for d in found if d.severity != "error"):  # reported; they do not stop a plan
+                sink.emit(Note(warning.render()))
         except LorainfraError as exc:
             # not a config problem: the server (or the way to it) failed while the plan checked its creates
             raise ServerCheckError(f"the plan could not check its creates with the server: {exc}; "

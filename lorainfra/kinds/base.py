@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from lorainfra.addresses import Address
 from lorainfra.config.decl import Decl
 from lorainfra.config.durations import parse_duration, wire_duration
-from lorainfra.config.model import Resource
+from lorainfra.config.model import Limits, Resource
 from lorainfra.errors import Diagnostic, Span
 from lorainfra.frozen import frozen_mapping
 from lorainfra.live import ModelInfo, Observed, RemoteObject
@@ -67,6 +67,7 @@ class DeclContext:
 
     declared: Mapping[Address, Decl]
     complete: bool
+    limits: Limits = field(default_factory=Limits)  # provider.limits
 
     @cached_property
     def _by_kind(self) -> dict[str, dict[str, Decl]]:
@@ -88,6 +89,9 @@ class RemoteChecks(Protocol):
     ) -> RemoteObject: ...
 
     async def get_model(self, name: str) -> ModelInfo | None: ...
+
+    @property
+    def limits(self) -> Limits: ...  # provider.limits
 
 
 def _dig(obj: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
@@ -207,6 +211,11 @@ class Kind:
             key=self.match_key(attrs),
         )
 
+    def platform_owned(self, obj: RemoteObject, objects: Mapping[str, RemoteObject], account: str) -> bool:
+        """A live object the platform made and manages itself, never ours nor unmanaged (``objects``: the whole
+        refresh by name); the refresh leaves it out."""
+        return False
+
     def deleted(self, obj: RemoteObject | None) -> bool:
         """Whether a delete has finished (the object 404s, or reads DELETED)."""
         return obj is None or obj.state == DELETED
@@ -300,6 +309,10 @@ class Kind:
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: {name} already exists (an earlier attempt?); adopting it"
 
+    def update_note(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+        """What an in-place update from live ``before`` to desired ``after`` does besides the change ("": nothing)."""
+        return ""
+
     def conflict_reason(self, message: str) -> str:
         """Why a create that answered 409 failed when no live object with this identity was found."""
         return message
@@ -314,8 +327,14 @@ class Kind:
     def update_request(
         self, name: str, attributes: Mapping[str, Any], changed: tuple[str, ...], *, account: str
     ) -> Request:
-        return Request("PATCH", name, frozen_mapping({"updateMask": ",".join(sorted(changed))}),
-                       self.to_wire(attributes, account=account, only=changed))
+        """PATCH with a mask of top-level paths, each with its whole sub-object, as Fireworks' own clients do
+        (``updateMask=autoscaling_policy`` and the full ``autoscalingPolicy``): ``attributes`` are the desired
+        values merged over the live ones, so that the fields the config leaves unset keep their live values."""
+        paths = sorted({name.split(".", 1)[0] for name in changed})
+        sent = tuple(spec.name for spec in self.attributes if spec.name.split(".", 1)[0] in paths)
+        return Request("PATCH", name, frozen_mapping({"updateMask": ",".join(paths)}),
+                       self.to_wire(attributes, account=account, only=sent))
 
-    def delete_request(self, name: str) -> Request:
+    def delete_request(self, name: str, *, force: bool = False) -> Request:
+        """The delete; ``force`` skips the server's safety checks where the kind has any (``destroy --force``)."""
         return Request("DELETE", name)

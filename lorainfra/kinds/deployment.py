@@ -22,15 +22,18 @@ FIVE_MINUTES = 300.0
 A = AttributeSpec
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
     A("base_model", ("baseModel",), ("base_model",), forces_replacement=True),
-    A("display_name", ("displayName",), ("display_name",), default=""),
-    A("description", ("description",), ("description",), default=""),
+    # no default: the server may fill them in, so they are compared only when the config sets them
+    A("display_name", ("displayName",), ("display_name",)),
+    A("description", ("description",), ("description",)),
     A("min_replica_count", ("minReplicaCount",), ("replicas", "min"), type="int", default=0),
     A("max_replica_count", ("maxReplicaCount",), ("replicas", "max"), type="int"),
-    A("accelerator_type", ("acceleratorType",), ("accelerator", "type")),
+    # "accelerator type cannot be changed for existing deployments" (Build SDK fireworks/llm/llm.py)
+    A("accelerator_type", ("acceleratorType",), ("accelerator", "type"), forces_replacement=True),
     A("accelerator_count", ("acceleratorCount",), ("accelerator", "count"), type="int"),
     A("deployment_shape", ("deploymentShape",), ("shape",), prefix_match=True),
     A("precision", ("precision",), ("precision",)),
-    A("enable_addons", ("enableAddons",), ("addons",), forces_replacement=True, default=False),
+    # updated in place through the update mask (Build SDK); turning it off unloads the LoRAs on it
+    A("enable_addons", ("enableAddons",), ("addons",), default=False),
     A("max_context_length", ("maxContextLength",), ("max_context_length",), type="int"),
     A("autoscaling_policy.scale_up_window", ("autoscalingPolicy", "scaleUpWindow"),
       ("autoscaling", "scale_up_window"), type="duration"),
@@ -109,7 +112,15 @@ class DeploymentKind(Kind):
             out.append(Diagnostic(decl.sub_key_span("shape"), "set either shape or accelerator.type, not both",
                                   "with a deployment shape Fireworks picks the hardware and rejects acceleratorType; "
                                   "remove accelerator.type (or remove shape)"))
-        elif not has_shape and not has_type:
+        if has_shape:
+            # the shape fixes the hardware and the precision; Fireworks' own client sends neither with a shape
+            # (fireworks/training/sdk/deployment.py DeploymentConfig: shape path vs manual path)
+            for path, what in ((("accelerator", "count"), "accelerator.count"), (("precision",), "precision")):
+                if decl.has(*path):
+                    out.append(Diagnostic(decl.sub_key_span(*path), f"set either shape or {what}, not both",
+                                          f"a deployment shape fixes the accelerator count and the precision; remove "
+                                          f"{what} (or remove shape and set accelerator.type)"))
+        if not has_shape and not has_type:
             out.append(Diagnostic(decl.key_span, f"deployment {decl.name!r} needs shape or accelerator.type",
                                   "add 'shape: default' to let Fireworks pick a validated shape, or "
                                   "accelerator: {type: NVIDIA_H100_80GB, count: 1}"))
@@ -123,6 +134,11 @@ class DeploymentKind(Kind):
 
     def remote_id(self, resource_name: str) -> str:
         return resource_name
+
+    def update_note(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+        if before.get("enable_addons") is True and after.get("enable_addons") is False:
+            return "addons turned off: Fireworks unloads every LoRA loaded on this deployment"
+        return ""
 
     def conflict_reason(self, message: str) -> str:
         return f"{message} (the ID is taken by a deleted deployment; undelete or purge it)"
@@ -145,8 +161,10 @@ class DeploymentKind(Kind):
             body["baseModel"] = attributes["base_model"]  # the API requires it in every PATCH body
         return Request(request.method, request.path, request.params, body)
 
-    def delete_request(self, name: str) -> Request:
-        return Request("DELETE", name, frozen_mapping({"hard": True}))
+    def delete_request(self, name: str, *, force: bool = False) -> Request:
+        # ignoreChecks: delete even with LoRAs loaded (fireworks/resources/deployments.py delete())
+        params: dict[str, Any] = {"hard": True, "ignoreChecks": True} if force else {"hard": True}
+        return Request("DELETE", name, frozen_mapping(params))
 
 
 DEPLOYMENT = DeploymentKind(

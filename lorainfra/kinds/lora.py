@@ -18,7 +18,6 @@ from lorainfra.kinds.deployment import DEPLOYMENT
 from lorainfra.live import Observed, RemoteObject
 
 MAX_LORAS_PER_DEPLOYMENT = 100
-MAX_SERVERLESS_LORAS = 100
 # A LoRA load that failed: the DeployedModel enum has no FAILED; the Build SDK reads STATE_UNSPECIFIED
 # with a status message as a failed load (fireworks/llm/llm.py).
 _LOADING = frozenset({"DEPLOYING", "UPDATING", "DEPLOYED", "UNDEPLOYING"})
@@ -27,15 +26,18 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("model", ("model",), ("model",), forces_replacement=True),
     AttributeSpec("deployment", ("deployment",), ("deployment",), forces_replacement=True, default=""),
     AttributeSpec("serverless", ("serverless",), ("serverless",), forces_replacement=True, default=False),
-    AttributeSpec("display_name", ("displayName",), ("display_name",), default=""),
-    AttributeSpec("description", ("description",), ("description",), default=""),
+    # no default: the server may fill them in, so they are compared only when the config sets them
+    AttributeSpec("display_name", ("displayName",), ("display_name",)),
+    AttributeSpec("description", ("description",), ("description",)),
 )
 
 
 def identity_key(attributes: Mapping[str, Any]) -> tuple[str, str, bool]:
-    """What identifies a loaded LoRA: its model, its deployment ID ("" when serverless), serverless."""
-    return (str(attributes.get("model", "")), str(attributes.get("deployment", "") or ""),
-            bool(attributes.get("serverless", False)))
+    """What identifies a loaded LoRA: its model, its deployment ID ("" when serverless, whatever the server
+    reports), serverless."""
+    serverless = bool(attributes.get("serverless", False))
+    return (str(attributes.get("model", "")), "" if serverless else str(attributes.get("deployment", "") or ""),
+            serverless)
 
 
 def _check_target(decl: Decl, target: str, deployments: Mapping[str, Decl], complete: bool) -> list[Diagnostic]:
@@ -66,6 +68,48 @@ def _check_target(decl: Decl, target: str, deployments: Mapping[str, Decl], comp
                               f"lora {decl.name!r} has base_model {mine} but deployment {target!r} serves {theirs}",
                               f"a LoRA must be served on a deployment of its base model; fix base_model here or at {dep.span('base_model')}"))
     return out
+
+
+# the only base model documented to take serverless LoRAs (docs.fireworks.ai/serverless/specialized-model-inference/
+# overview); no field of a Model says it (supportsServerless is about the model's own serverless deployment)
+DOCUMENTED_SERVERLESS_LORA_BASES = ("accounts/fireworks/models/glm-5p3-flash",)
+
+
+async def _serverless_checks(
+    resource: Resource, resources: Mapping[Address, Resource], remote: RemoteChecks, base: str
+) -> list[Diagnostic]:
+    """A warning for a base model not documented to take serverless LoRAs; an error past the per-base limit."""
+    span = resource.attribute_spans.get("serverless", resource.span)
+    out = []
+    if base not in DOCUMENTED_SERVERLESS_LORA_BASES:
+        out.append(Diagnostic(span, f"base model {short(base)} is not documented to take serverless LoRAs "
+                              f"(documented: {', '.join(short(b) for b in DOCUMENTED_SERVERLESS_LORA_BASES)})",
+                              "Fireworks may refuse the load; if it does, attach the LoRA to a deployment with "
+                              "addons: true", severity="warning"))
+    same: list[Resource] = []
+    for other in sorted(resources.values(), key=lambda r: r.address):
+        if other.kind == resource.kind and other.attributes.get("serverless") is True:
+            info = await remote.get_model(str(other.attributes.get("model", "")))
+            if info is not None and info.base_model == base:
+                same.append(other)
+    limit = remote.limits.serverless_per_base_model
+    if len(same) > limit and resource in same[limit:]:
+        out.append(Diagnostic(span, f"{len(same)} serverless LoRAs on base model {short(base)}; "
+                              f"{resource.address} is number {same.index(resource) + 1}",
+                              f"Fireworks serves at most {limit} serverless LoRAs per base model per account "
+                              "(provider.limits.serverless_per_base_model); attach the others to a deployment "
+                              "with addons: true"))
+    return out
+
+
+def _per_base_limit(on_base: list[Decl], base: str, limit: int) -> list[Diagnostic]:
+    if len(on_base) <= limit:
+        return []
+    extra = on_base[limit]
+    return [Diagnostic(extra.key_span, f"more than {limit} serverless LoRAs on base model {short(base)} "
+                       f"({len(on_base)} declared); lora {extra.name!r} is number {limit + 1}",
+                       f"Fireworks serves at most {limit} serverless LoRAs per base model per account "
+                       "(provider.limits.serverless_per_base_model); attach the others to a deployment with addons: true")]
 
 
 @dataclass(frozen=True)
@@ -100,17 +144,26 @@ class LoraKind(Kind):
         return []
 
     def check_all(self, decls: Iterable[Decl], ctx: DeclContext) -> list[Diagnostic]:
-        """At most 100 serverless LoRAs, and at most 100 LoRAs on one deployment."""
+        """At most provider.limits.serverless serverless LoRAs (and serverless_per_base_model per declared
+        base_model), and at most 100 LoRAs on one deployment."""
         deployments = ctx.of_kind(DEPLOYMENT.name)
         out = []
         ordered = sorted(decls, key=lambda d: d.key_span)
         serverless = [d for d in ordered if d.get("serverless") is True and not d.has("deployment")]
-        if len(serverless) > MAX_SERVERLESS_LORAS:
-            first = serverless[MAX_SERVERLESS_LORAS]
-            out.append(Diagnostic(first.key_span, f"more than {MAX_SERVERLESS_LORAS} serverless LoRAs ({len(serverless)} declared); "
-                                  f"lora {first.name!r} is number {MAX_SERVERLESS_LORAS + 1}",
-                                  f"Fireworks serves at most {MAX_SERVERLESS_LORAS} serverless LoRAs per account; "
+        limit = ctx.limits.serverless
+        if len(serverless) > limit:
+            first = serverless[limit]
+            out.append(Diagnostic(first.key_span, f"more than {limit} serverless LoRAs ({len(serverless)} declared); "
+                                  f"lora {first.name!r} is number {limit + 1}",
+                                  f"provider.limits.serverless allows {limit} serverless LoRAs per account; "
                                   "attach the others to a deployment with addons: true"))
+        per_base: dict[str, list[Decl]] = {}
+        for decl in serverless:
+            base = decl.get("base_model")
+            if isinstance(base, str):
+                per_base.setdefault(base, []).append(decl)
+        for base, on_base in sorted(per_base.items()):
+            out += _per_base_limit(on_base, base, ctx.limits.serverless_per_base_model)
         per: dict[str, list[Decl]] = {}
         for decl in ordered:
             target = decl.get("deployment")
@@ -151,16 +204,26 @@ class LoraKind(Kind):
                     f"load it on a deployment of {model.base_model}, or change deployment.{dep_id}'s base_model",
                 ))
         elif a.get("serverless") and model.base_model:
-            base = await remote.get_model(model.base_model)
-            if base is not None and not base.supports_serverless:
-                problems.append(Diagnostic(
-                    resource.attribute_spans.get("serverless", span),
-                    f"base model {model.base_model} of {model_name} does not support serverless LoRA",
-                    "attach the LoRA to a deployment with addons: true instead",
-                ))
+            problems += await _serverless_checks(resource, resources, remote, model.base_model)
         return problems
 
     # ------------------------------------------------------------------ live objects
+    def observe(
+        self, name: str, state: str = "", attributes: Mapping[str, Any] | None = None, status_message: str = "",
+        create_time: str = "", update_time: str = "",
+    ) -> RemoteObject:
+        # a serverless LoRA has no deployment of ours, whatever deployment the server reports it on
+        if attributes and attributes.get("serverless") is True and attributes.get("deployment"):
+            attributes = {**attributes, "deployment": ""}
+        return super().observe(name, state, attributes, status_message, create_time, update_time)
+
+    def platform_owned(self, obj: RemoteObject, objects: Mapping[str, RemoteObject], account: str) -> bool:
+        """The base model Fireworks deploys onto a new deployment (unless ``disableAutoDeploy``) is listed as a
+        DeployedModel too: a row whose model is its deployment's base model is not a LoRA."""
+        dep_id = str(obj.attributes.get("deployment") or "")
+        dep = objects.get(DEPLOYMENT.remote_name(account, dep_id)) if dep_id else None
+        return dep is not None and dep.attributes.get("base_model") == obj.attributes.get("model")
+
     def is_failed(self, state: str, status_message: str) -> bool:
         return super().is_failed(state, status_message) or (bool(status_message) and state not in _LOADING)
 

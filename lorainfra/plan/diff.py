@@ -96,6 +96,13 @@ def _dependencies_first(desired: Mapping[Address, Resource]) -> list[Address]:
     return order
 
 
+def _update_note(key: str, resource: Resource, live: RemoteObject, state: State) -> str:
+    """The kind's note on an in-place update, naming the managed resources that depend on this one."""
+    note = kind_of(resource.kind).update_note(live.attributes, resource.attributes)
+    dependents = sorted(k for k, m in state.resources.items() if key in m.dependencies)
+    return f"{note} (managed here: {', '.join(dependents)})" if note and dependents else note
+
+
 def _alive(obj: RemoteObject | None) -> bool:
     return obj is not None and not obj.gone
 
@@ -129,6 +136,8 @@ def diff(
         action, reason = Action.NOOP, ""
         if attrs:
             action = Action.REPLACE if any(a.forces_replacement for a in attrs) else Action.UPDATE
+            if action is Action.UPDATE:
+                reason = _update_note(key, resource, live, state)
         if live.failed:
             action, reason = Action.REPLACE, f"live object is {live.state or 'failed'}{': ' + live.status_message if live.status_message else ''}"
         replaced_deps = [d for d in deps if d in changes and changes[d].action is Action.REPLACE]

@@ -12,6 +12,7 @@ class Provider(Protocol):
     """A live account, spoken to in terms of kinds (``lorainfra.kinds``) and their attributes."""
 
     account: str
+    endpoint: str  # the API's host (recorded in the state; never a URL with credentials)
 
     def remote_name(self, kind: str, resource_id: str) -> str:
         """Full resource name of an object of ``kind`` with this ID in this account."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from lorainfra.config.model import DEFAULT_MAX_RPS, frozen_mapping
+from lorainfra.errors import ApiError
 from lorainfra.kinds.base import Request
 from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.live import ModelInfo, Observed, RemoteObject
@@ -36,8 +39,11 @@ class FireworksProvider:
         logger: logging.Logger | None = None,
         limits: HttpLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        force_deletes: bool = False,
     ) -> None:
         self.account = account
+        self.endpoint = urlsplit(base_url).hostname or ""
+        self.force_deletes = force_deletes  # destroy --force: deletes skip the server's checks (ignoreChecks)
         self._http = HttpClient(
             api_key=api_key, base_url=base_url, transport=transport, retry=retry, max_rps=max_rps, timeout=timeout,
             sleep=sleep, rng=rng, logger=logger, limits=limits, clock=clock,
@@ -81,7 +87,9 @@ class FireworksProvider:
     async def refresh(self) -> Observed:
         before = self.requests
         listed = await asyncio.gather(*(self.list_objects(kind) for kind in KINDS))
-        objects = {obj.name: obj for objs in listed for obj in objs}
+        every = {obj.name: obj for objs in listed for obj in objs}
+        objects = {name: obj for name, obj in every.items()
+                   if not kind_of(obj.kind).platform_owned(obj, every, self.account)}
         return Observed(objects=frozen_mapping(objects), requests=self.requests - before)
 
     async def get(self, kind: str, name: str) -> RemoteObject | None:
@@ -134,7 +142,17 @@ class FireworksProvider:
         return spec.from_wire(raw, account=self.account)
 
     async def delete(self, kind: str, name: str) -> None:
-        await self._send(kind_of(kind).delete_request(name), ok_missing=True, expect="any")
+        spec = kind_of(kind)
+        request = spec.delete_request(name, force=self.force_deletes)
+        try:
+            await self._send(request, ok_missing=True, expect="any")
+        except ApiError as exc:
+            if exc.status != 400 or request == spec.delete_request(name, force=True):
+                raise
+            # a refused delete (FAILED_PRECONDITION) that the server's checks would let through with --force
+            raise dataclasses.replace(exc, message=(
+                f"{exc.message} (Fireworks refused the delete; `lorainfra destroy --force` deletes it anyway, "
+                "with ignoreChecks=true, unloading whatever is on it)")) from None
 
     async def aclose(self) -> None:
         await self._http.aclose()

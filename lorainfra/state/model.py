@@ -112,6 +112,9 @@ class State:
     resources: Mapping[str, ResourceState] = field(default_factory=frozen_mapping)
     pending: Mapping[str, PendingOp] = field(default_factory=frozen_mapping)
     format_version: int = FORMAT_VERSION
+    # the Fireworks account and endpoint host the resources live in ("" until a plan binds the state)
+    account: str = ""
+    endpoint: str = ""
 
     @classmethod
     def new(cls, lineage: str | None = None) -> State:
@@ -141,6 +144,17 @@ class State:
     def next_serial(self) -> State:
         return replace(self, serial=self.serial + 1)
 
+    def bound_to(self, account: str, endpoint: str) -> State:
+        """This state for ``account`` at ``endpoint``; an error if it records another account."""
+        if self.account and self.account != account:
+            where = f" at {self.endpoint}" if self.endpoint else ""
+            raise StateError(
+                f"the state belongs to account {self.account!r}{where}, but this run uses account {account!r} at "
+                f"{endpoint}: planning would report every resource as vanished; set provider.account (or "
+                f"FIREWORKS_ACCOUNT_ID) back to {self.account!r}, or give account {account!r} a state of its own "
+                "(another state path or workspace)")
+        return replace(self, account=account, endpoint=endpoint)
+
     # -- serialisation (sorted keys: byte-stable output) --
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,6 +163,8 @@ class State:
             "serial": self.serial,
             "resources": {k: v.to_json() for k, v in sorted(self.resources.items())},
             "pending": {k: v.to_json() for k, v in sorted(self.pending.items())},
+            **({"account": self.account} if self.account else {}),
+            **({"endpoint": self.endpoint} if self.endpoint else {}),
         }
 
     def dumps(self) -> str:
@@ -171,6 +187,8 @@ class State:
                 pending=frozen_mapping(
                     {k: PendingOp.from_json(v) for k, v in (data.get("pending") or {}).items()}
                 ),
+                account=str(data.get("account") or ""),
+                endpoint=str(data.get("endpoint") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"state document is malformed: {exc}") from exc

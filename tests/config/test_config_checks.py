@@ -117,7 +117,16 @@ def test_shape_xor_accelerator(cfg: ConfigFolder) -> None:
     assert [f"{d.span}: {d.message}" for d in error.diagnostics] == [
         "d.yaml:2:3: deployment 'base' needs shape or accelerator.type"]
     assert "shape: default" in error.diagnostics[0].hint
-    cfg.load({"d.yaml": dep("accelerator: {count: 2}")})  # a count alone goes with a shape
+
+
+def test_shape_excludes_accelerator_count_and_precision(cfg: ConfigFolder) -> None:
+    # issue 10 item 4: the shape fixes the accelerator count and the precision
+    error = cfg.error({"d.yaml": dep("accelerator: {count: 2}", "precision: FP8")})
+    assert [f"{d.span}: {d.message}" for d in error.diagnostics] == [
+        "d.yaml:4:19: set either shape or accelerator.count, not both",
+        "d.yaml:5:5: set either shape or precision, not both"]
+    assert "remove accelerator.count" in error.diagnostics[0].hint
+    cfg.load({"d.yaml": dep("accelerator: {type: NVIDIA_H100_80GB, count: 2}", "precision: FP8", shape=False)})
 
 
 def test_required_keys(cfg: ConfigFolder) -> None:
@@ -369,3 +378,17 @@ def test_the_checks_of_one_load_group_declarations_once(cfg: ConfigFolder, monke
     monkeypatch.setattr(DeclContext, "_by_kind", grouped)
     assert len(cfg.load({"d.yaml": DEP, "l.yaml": many}).resources) == 91
     assert len(calls) == 1
+
+
+def test_provider_limits_set_the_serverless_limits(cfg: ConfigFolder) -> None:
+    # issue 10 item 2: 3 serverless LoRAs per base model (the documented Preview) unless provider.limits says more
+    glm = "accounts/fireworks/models/glm-5p3-flash"
+    loras = "loras:\n" + "".join(f"  s{i}:\n    model: accounts/a/models/s{i}\n    base_model: {glm}\n"
+                                 "    serverless: true\n" for i in range(4))
+    errors = cfg.errors({"l.yaml": loras})
+    assert errors == [f"l.yaml:14:3: more than 3 serverless LoRAs on base model '{glm}' (4 declared); lora 's3' is number 4"]
+    main = "provider:\n  account: acme\n  endpoint: local\n  limits: {serverless_per_base_model: 4, serverless: 3}\n"
+    errors = cfg.errors({"lorainfra.yaml": main, "l.yaml": loras})
+    assert errors == ["l.yaml:14:3: more than 3 serverless LoRAs (4 declared); lora 's3' is number 4"]
+    main = main.replace("serverless: 3", "serverless: 4")
+    assert cfg.load({"lorainfra.yaml": main, "l.yaml": loras}).provider.limits.serverless_per_base_model == 4

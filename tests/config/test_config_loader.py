@@ -116,13 +116,13 @@ def test_full_config_round_trips(cfg: ConfigFolder) -> None:
         "base_model": "accounts/quickstart/models/sql-helper-v2",
         "deployment_shape": "accounts/fireworks/deploymentShapes/llama-8b",
         "placement.multi_region": "US",
-        "display_name": "", "description": "", "min_replica_count": 0, "enable_addons": False,
+        "min_replica_count": 0, "enable_addons": False,  # display_name/description: compared only when set
     }
     assert merged.depends_on == (Address("deployment", "shared-base"),)
     bot = config.resource(Address("lora", "support-bot"))
     assert dict(bot.attributes) == {
         "model": "accounts/quickstart/models/support-bot-v3", "deployment": "shared-base",
-        "serverless": False, "display_name": "Support bot", "description": "",
+        "serverless": False, "display_name": "Support bot",
     }
     assert bot.depends_on == (Address("deployment", "merged"), Address("deployment", "shared-base"))
     assert bot.span == Span("loras.yml", 2, 3)
@@ -130,7 +130,6 @@ def test_full_config_round_trips(cfg: ConfigFolder) -> None:
     faq = config.resource(Address("lora", "faq"))
     assert dict(faq.attributes) == {
         "model": "accounts/quickstart/models/faq-v1", "deployment": "", "serverless": True,
-        "display_name": "", "description": "",
     }
     assert faq.depends_on == ()
 

@@ -71,3 +71,16 @@ def test_real_endpoint_needs_api_key_and_refuses_plain_http(quickstart: Path) ->
     plain = cli("plan", q, "--endpoint", "http://example.com", env={"FIREWORKS_API_KEY": "k"})
     assert plain.code == 1 and "--insecure" in plain.err
     assert os.environ.get("FIREWORKS_API_KEY") is None or True
+
+
+def test_destroy_refused_by_loaded_loras_says_force_and_force_deletes(quickstart: Path) -> None:
+    # issue 10 item 9: a LoRA the state no longer manages stays loaded, so Fireworks refuses the deployment's delete
+    q = str(quickstart)
+    assert cli("apply", q, "--auto-approve").code == 0
+    assert cli("state", "rm", "lora.support-bot", "--dir", q).code == 0
+    refused = cli("destroy", q, "--auto-approve")
+    assert refused.code == 1, refused.out + refused.err
+    assert "ignoreChecks" in refused.out + refused.err and "`lorainfra destroy --force`" in refused.out + refused.err
+    forced = cli("destroy", q, "--auto-approve", "--force")
+    assert forced.code == 0, forced.out + forced.err
+    assert cli("state", "list", "--dir", q).out.strip() == ""

@@ -21,9 +21,13 @@ def rows(api: Api) -> list[dict]:
     return list(api.get(DM).json()["deployedModels"])
 
 
-def test_off_by_default(api: Api, clock: FakeClock) -> None:
+def test_on_by_default_and_off_with_the_option(api: Api, make_api: MakeApi, clock: FakeClock) -> None:
+    # on by default since lorainfra's provider leaves such rows out of a refresh (issue 10 item 8)
     ready_deployment(api, clock)
-    assert rows(api) == []
+    assert [r["model"] for r in rows(api)] == [LLAMA]
+    off = make_api(auto_deploy_base=False)  # same database
+    ready_deployment(off, clock, dep_id="other")
+    assert [r["deployment"].rsplit("/", 1)[1] for r in rows(off)] == ["base"]  # none for "other"
 
 
 def test_create_deploys_the_base_model_as_a_non_lora_row(make_api: MakeApi, clock: FakeClock) -> None:

@@ -238,7 +238,8 @@ def test_idle_scale_to_zero_deployments_are_auto_deleted(api: Api, clock: FakeCl
     idle = api.deployment("idle").json()
     assert idle["state"] == "DELETED" and "idle" in idle["status"]["message"]
     assert api.deployment("busy").json()["state"] == "READY"
-    assert api.get(f"/v1/accounts/{ACCOUNT}/deployedModels").json()["deployedModels"] == []
+    left = api.get(f"/v1/accounts/{ACCOUNT}/deployedModels").json()["deployedModels"]
+    assert [(d["model"], d["deployment"].rsplit("/", 1)[1]) for d in left] == [(LLAMA, "busy")]  # busy's base row
     assert [d["name"].rsplit("/", 1)[1] for d in api.get(D).json()["deployments"]] == ["busy"]
 
 

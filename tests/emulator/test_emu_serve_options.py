@@ -25,7 +25,7 @@ def test_defaults_are_the_documented_limits(monkeypatch: pytest.MonkeyPatch, tmp
     options = serve_options(monkeypatch, tmp_path)
     assert (options.serverless_per_base_limit, options.serverless_limit) == (3, 100)
     assert options.serverless_idle_unload_after == 7 * 86400
-    assert options.max_rps is None and options.auto_deploy_base is False
+    assert options.max_rps is None and options.auto_deploy_base is True  # as Fireworks does
 
 
 def test_every_new_option_reaches_the_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -6,11 +6,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from lorainfra.cli.context import open_workspace
 from lorainfra.engine.applier import ApplyOptions, ApplyResult
 from lorainfra.engine.events import ListSink
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan
 from lorainfra.engine.session import SessionOptions, SessionResult, apply_session
+from lorainfra.errors import StateError
 from lorainfra.plan.model import Action
 from lorainfra.state.model import State
 
@@ -126,3 +129,41 @@ def test_full_lifecycle(quickstart: Path) -> None:
     assert gone.state.resources == {}
     assert live_objects(quickstart) == {}
     assert plan(quickstart, destroy=True).plan.has_changes is False
+
+
+def test_update_of_one_window_keeps_the_live_sub_object(quickstart: Path) -> None:
+    # issue 10 item 7: the mask names autoscaling_policy and the body carries the whole sub-object, desired over
+    # live, so a window the config no longer sets keeps its live value instead of returning to the default
+    deployments = quickstart / "deployments.yaml"
+    original = "autoscaling: {scale_up_window: 30s, scale_down_window: 10m}"
+    deployments.write_text(deployments.read_text().replace(original, original.replace("10m", "20m")))
+    apply(quickstart)
+    deployments.write_text(deployments.read_text().replace(original.replace("10m", "20m"),
+                                                           "autoscaling: {scale_up_window: 45s}"))
+    p = plan(quickstart)
+    assert actions(p) == {"deployment.shared-base": Action.UPDATE}
+    apply(quickstart)
+    ws = open_workspace(str(quickstart), None, ENV)
+
+    async def live() -> dict[str, object]:
+        async with ws.provider() as provider:
+            obj = await provider.get("deployment", provider.remote_name("deployment", "shared-base"))
+            assert obj is not None
+            return dict(obj.attributes)
+
+    attrs = asyncio.run(live())
+    assert attrs["autoscaling_policy.scale_up_window"] == "45s"
+    assert attrs["autoscaling_policy.scale_down_window"] == "1200s"
+    assert actions(plan(quickstart)) == {}
+
+
+def test_the_state_records_its_account_and_another_account_is_an_error(quickstart: Path) -> None:
+    # issue 10 item 11: not "5 vanished, 5 to create" when provider.account changes under a state
+    apply(quickstart)
+    document = json.loads((quickstart / ".lorainfra" / "state.json").read_text())
+    assert (document["account"], document["endpoint"]) == ("quickstart", "emulator.local")
+    settings = quickstart / "lorainfra.yaml"
+    settings.write_text(settings.read_text().replace("account: quickstart", "account: other-team"))
+    with pytest.raises(StateError) as info:
+        plan(quickstart)
+    assert "'quickstart'" in str(info.value) and "'other-team'" in str(info.value)

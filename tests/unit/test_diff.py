@@ -203,3 +203,30 @@ def test_undeploying_lora_is_vanished_drift_and_not_found() -> None:
 def test_gone_and_failed_states_per_kind(kind: str, state: str, message: str, gone: bool, failed: bool) -> None:
     obj = kind_of(kind).observe("accounts/acme/x/y", state, status_message=message)
     assert (obj.gone, obj.failed) == (gone, failed)
+
+
+def test_accelerator_type_forces_replacement_and_addons_update_in_place_with_a_note() -> None:
+    # issue 10 item 3: "accelerator type cannot be changed for existing deployments" (Build SDK); enableAddons
+    # goes through the update mask, and turning it off unloads the LoRAs on the deployment
+    moved = diff({D.address: deployment(accelerator_type="NVIDIA_H200_141GB")}, state_with(managed(D, DLIVE)),
+                 observed(live_of(D, DLIVE, "READY")), ACCT)
+    assert [(c.action, c.replace_paths) for c in moved] == [(Action.REPLACE, ("accelerator_type",))]
+    off = diff({D.address: deployment(enable_addons=False)}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
+               observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED")), ACCT)
+    change = next(c for c in off if c.address == "deployment.base")
+    assert change.action is Action.UPDATE
+    assert change.reason == ("addons turned off: Fireworks unloads every LoRA loaded on this deployment "
+                             "(managed here: lora.bot)")
+    on = diff({D.address: deployment(enable_addons=True)}, state_with(managed(D, DLIVE)),
+              observed(live_of(D, DLIVE, "READY", enable_addons=False)), ACCT)
+    assert [(c.action, c.reason) for c in on] == [(Action.UPDATE, "")]
+
+
+def test_display_name_and_description_are_compared_only_when_set() -> None:
+    # issue 10 item 8: the server may fill them in; an unset desired value never diffs
+    values = {k: v for k, v in D.attributes.items() if k not in ("display_name", "description")}
+    unset = Resource(D.address, frozen_mapping(values), D.span)
+    changes = diff({D.address: unset}, state_with(managed(unset, DLIVE)),
+                   observed(live_of(D, DLIVE, "READY", display_name="Llama base", description="filled in")), ACCT)
+    assert [c.action for c in changes] == [Action.NOOP]
+    assert "display_name" not in kind_of("deployment").from_wire({"name": DLIVE}, account=ACCT).attributes

@@ -85,8 +85,8 @@ def test_missing_default_fields_parse_as_defaults() -> None:
     obj = run(p.get("deployment", "accounts/acme/deployments/x"))
     assert obj.attributes["min_replica_count"] == 0
     assert obj.attributes["enable_addons"] is False
-    assert obj.attributes["display_name"] == ""
-    assert "max_replica_count" not in obj.attributes  # server-computed: never defaulted
+    # server-computed or server-filled: never defaulted
+    assert "max_replica_count" not in obj.attributes and "display_name" not in obj.attributes
     assert obj.state == ""
 
 
@@ -121,6 +121,21 @@ def test_update_sends_update_mask_with_exactly_the_changed_fields() -> None:
     assert body(req) == {"minReplicaCount": 2, "maxReplicaCount": 4, "baseModel": "accounts/fireworks/models/m"}
 
 
+def test_update_mask_uses_top_level_paths_with_the_whole_sub_object() -> None:
+    # issue 10 item 7: Fireworks' own clients send updateMask=autoscaling_policy,placement with the full sub-objects
+    # (fireworks/training/sdk/deployment.py update(body, update_mask))
+    p, seen = make(lambda r: httpx.Response(200, json={**DEP, "state": "UPDATING"}))
+    attrs = frozen_mapping({"base_model": "accounts/fireworks/models/m", "min_replica_count": 1,
+                            "autoscaling_policy.scale_up_window": "60s", "autoscaling_policy.scale_down_window": "600s",
+                            "placement.region": "US_IOWA_1"})
+    run(p.update("deployment", "accounts/acme/deployments/base", attrs,
+                 ("autoscaling_policy.scale_up_window", "placement.region")))
+    (req,) = seen
+    assert dict(req.url.params) == {"updateMask": "autoscaling_policy,placement"}
+    assert body(req) == {"autoscalingPolicy": {"scaleUpWindow": "60s", "scaleDownWindow": "600s"},
+                         "placement": {"region": "US_IOWA_1"}, "baseModel": "accounts/fireworks/models/m"}
+
+
 def test_delete_deployment_hard_and_404_is_done() -> None:
     p, seen = make(lambda r: httpx.Response(404, json={"code": 5, "message": "not found"}))
     run(p.delete("deployment", "accounts/acme/deployments/base"))
@@ -129,6 +144,21 @@ def test_delete_deployment_hard_and_404_is_done() -> None:
         ("DELETE", "/v1/accounts/acme/deployments/base", {"hard": "true"}),
         ("DELETE", "/v1/accounts/acme/deployedModels/abc", {}),
     ]
+
+
+def test_destroy_force_sends_ignore_checks_and_a_refused_delete_says_to_use_it() -> None:
+    # issue 10 item 9: DELETE .../deployments/{id}?ignoreChecks=true (fireworks/resources/deployments.py)
+    refusal = {"code": 9, "message": "deployment has 2 LoRAs loaded; unload them or set ignoreChecks=true"}
+    p, seen = make(lambda r: httpx.Response(400, json=refusal))
+    with pytest.raises(ApiError) as info:
+        run(p.delete("deployment", "accounts/acme/deployments/base"))
+    assert "ignoreChecks" not in seen[0].url.params
+    assert info.value.status == 400 and "`lorainfra destroy --force`" in info.value.message
+    assert info.value.message.startswith(refusal["message"])
+    forced, seen = make(lambda r: httpx.Response(200, json={}), force_deletes=True)
+    run(forced.delete("deployment", "accounts/acme/deployments/base"))
+    run(forced.delete("lora", "accounts/acme/deployedModels/abc"))
+    assert [dict(r.url.params) for r in seen] == [{"hard": "true", "ignoreChecks": "true"}, {}]
 
 
 def test_load_lora_on_deployment_and_serverless() -> None:
@@ -252,3 +282,45 @@ def test_provider_strips_the_key_and_refuses_one_that_cannot_be_a_header() -> No
     with pytest.raises(SettingsError) as info:
         FireworksProvider(account="acme", api_key="sk-secret-123\u00e9", base_url="https://api.fireworks.ai")
     assert "sk-secret" not in str(info.value)
+
+
+def test_default_request_rate_is_a_small_share_of_the_account_quota() -> None:
+    # issue 10 item 6: 6,000 requests/minute per account (100/s), shared with inference; default about 10/s
+    from lorainfra.cli.options import GlobalOptions
+
+    p = FireworksProvider(account="acme", api_key="k", base_url="https://api.fireworks.ai")
+    assert p._http._limiter.rate == 10.0
+    assert GlobalOptions().max_rps == 10.0  # the --max-rps default
+
+
+def test_a_quota_resource_exhausted_is_final_not_retried() -> None:
+    # issue 10 item 6: RESOURCE_EXHAUSTED that is a quota (x-should-retry: false, no Retry-After) is final
+    answer = {"code": 8, "message": "serverless LoRA limit reached",
+              "details": [{"reason": "SERVERLESS_LORA_LIMIT", "metadata": {"kind": "quota"}}]}
+    p, seen = make(lambda r: httpx.Response(429, headers={"x-should-retry": "false"}, json=answer))
+    with pytest.raises(ApiError) as info:
+        run(p.create("lora", "", frozen_mapping({"model": "accounts/acme/models/a", "serverless": True})))
+    assert info.value.status == 429 and len(seen) == 1
+
+
+def test_refresh_ignores_the_auto_deployed_base_row_and_serverless_identity_ignores_the_deployment() -> None:
+    # issue 10 item 8: a deployment created with an undeployed base model also lists that base model as a
+    # DeployedModel (docs: create-deployment, disableAutoDeploy); it is not a LoRA, neither ours nor unmanaged
+    base = DEP["baseModel"]
+    rows = [{"name": "accounts/acme/deployedModels/m-abc", "model": base, "deployment": DEP["name"], "state": "DEPLOYED"},
+            {"name": "accounts/acme/deployedModels/bot-1", "model": "accounts/acme/models/bot",
+             "deployment": DEP["name"], "state": "DEPLOYED"},
+            {"name": "accounts/acme/deployedModels/sl-1", "model": "accounts/acme/models/sl", "serverless": True,
+             "deployment": "accounts/fireworks/deployments/shared-serverless-pool", "state": "DEPLOYED"}]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        coll = req.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={coll: [DEP] if coll == "deployments" else rows})
+
+    p, _ = make(handler)
+    obs = run(p.refresh())
+    assert sorted(obs.objects) == ["accounts/acme/deployedModels/bot-1", "accounts/acme/deployedModels/sl-1",
+                                   DEP["name"]]
+    serverless = obs.objects["accounts/acme/deployedModels/sl-1"]
+    assert serverless.key == ("accounts/acme/models/sl", "", True)
+    assert serverless.attributes["deployment"] == ""

@@ -1,0 +1,61 @@
+"""Plan-time checks of serverless LoRAs (issue 10 item 2): the base-model rule is a warning, the per-base limit
+comes from provider.limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from lorainfra.addresses import Address
+from lorainfra.config.model import Limits, Resource, frozen_mapping
+from lorainfra.errors import Span
+from lorainfra.kinds.registry import kind_of
+from lorainfra.live import ModelInfo, RemoteObject
+
+GLM = "accounts/fireworks/models/glm-5p3-flash"
+LLAMA = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+
+
+class Remote:
+    def __init__(self, bases: Mapping[str, str], limits: Limits) -> None:
+        self.bases = bases
+        self.limits = limits
+
+    async def get_model(self, name: str) -> ModelInfo | None:
+        if name in self.bases:
+            return ModelInfo(name=name, kind="HF_PEFT_ADDON", state="READY", base_model=self.bases[name])
+        return ModelInfo(name=name, kind="HF_BASE_MODEL", state="READY", supports_serverless=True)
+
+    async def create(self, kind: str, resource_id: str, attributes: Mapping[str, Any], *,
+                     validate_only: bool = False) -> RemoteObject:
+        raise AssertionError("no create in these checks")
+
+
+def serverless(name: str) -> Resource:
+    return Resource(Address("lora", name), frozen_mapping({"model": f"accounts/acme/models/{name}", "deployment": "",
+                                                           "serverless": True}), Span("l.yaml", 2, 3))
+
+
+def check(resource: Resource, resources: dict[Address, Resource], remote: Remote) -> list[tuple[str, str]]:
+    found = asyncio.run(kind_of("lora").precheck(resource, resources, remote))  # type: ignore[arg-type]
+    return [(d.severity, d.message) for d in found]
+
+
+def test_an_undocumented_serverless_base_is_a_warning_even_with_supports_serverless() -> None:
+    bot = serverless("bot")
+    found = check(bot, {bot.address: bot}, Remote({bot.attributes["model"]: LLAMA}, Limits()))
+    assert found == [("warning", f"base model {LLAMA!r} is not documented to take serverless LoRAs "
+                                 f"(documented: {GLM!r})")]
+    assert check(bot, {bot.address: bot}, Remote({bot.attributes["model"]: GLM}, Limits())) == []
+
+
+def test_the_serverless_per_base_limit_comes_from_provider_limits() -> None:
+    loras = [serverless(f"b{i}") for i in range(4)]
+    resources = {r.address: r for r in loras}
+    remote = Remote({r.attributes["model"]: GLM for r in loras}, Limits())
+    assert [check(r, resources, remote) for r in loras[:3]] == [[], [], []]
+    assert check(loras[3], resources, remote) == [
+        ("error", f"4 serverless LoRAs on base model {GLM!r}; lora.b3 is number 4")]
+    raised = Remote(remote.bases, Limits(serverless_per_base_model=4))
+    assert check(loras[3], resources, raised) == []
