@@ -92,11 +92,13 @@ class ServedEmulator(EmulatorProcess):
     """``python -m benchmarks.server`` in a subprocess: the emulator app behind uvicorn, plus a request counter."""
 
     def __init__(self, db: Path, *, seed: Path | None = None, ready_after: float = 2.0,
-                 deployed_after: float = 1.0, latency_ms: float = 0.0) -> None:
+                 deployed_after: float = 1.0, latency_ms: float = 0.0,
+                 max_rps: float | None = None) -> None:
         def command(port: int) -> list[str]:
             argv = [sys.executable, "-m", "benchmarks.server", "--port", str(port), "--db", str(db),
                     "--ready-after", str(ready_after), "--deployed-after", str(deployed_after),
                     "--latency-ms", str(latency_ms)]
+            argv += ["--max-rps", str(max_rps)] if max_rps else []
             return argv + (["--seed", str(seed)] if seed else [])
 
         root = Path(__file__).resolve().parent.parent
