@@ -252,3 +252,16 @@ def test_provider_strips_the_key_and_refuses_one_that_cannot_be_a_header() -> No
     with pytest.raises(SettingsError) as info:
         FireworksProvider(account="acme", api_key="sk-secret-123\u00e9", base_url="https://api.fireworks.ai")
     assert "sk-secret" not in str(info.value)
+
+
+def test_list_some_parses_only_the_names_asked_for() -> None:
+    items = [{"name": f"accounts/acme/deployments/d{i}", "state": "READY"} for i in range(5)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"deployments": items, "totalSize": 5})
+
+    provider, seen = make(handler)
+    wanted = frozenset({"accounts/acme/deployments/d1", "accounts/acme/deployments/d3", "accounts/acme/deployments/x"})
+    total, some = run(provider.list_some("deployment", wanted))
+    assert total == 5 and len(seen) == 1
+    assert sorted(o.name for o in some) == ["accounts/acme/deployments/d1", "accounts/acme/deployments/d3"]
