@@ -84,7 +84,7 @@ def write_config(folder: Path, account: str, deployments: int, loras_per: int) -
     return folder
 
 
-def write_fleet(folder: Path, account: str, scale: int) -> tuple[Path, int]:
+def write_fleet(folder: Path, account: str, scale: float) -> tuple[Path, int]:
     """Issue 16's fleet at ``scale`` (10 = full): 80*scale multi-LoRA bases with 12 LoRAs each,
     10*scale live-merge deployments, 10*scale plain ones and 10*scale serverless LoRAs, in 10 files.
 
@@ -92,7 +92,7 @@ def write_fleet(folder: Path, account: str, scale: int) -> tuple[Path, int]:
     """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "lorainfra.yaml").write_text(f"provider:\n  account: {account}\nstate:\n  backend: local\n")
-    bases, per_base, others = 80 * scale, 12, 10 * scale
+    bases, per_base, others = round(80 * scale), 12, max(1, round(10 * scale))
     files: list[list[str]] = [[] for _ in range(8)]  # 8 files of bases + their LoRAs
     for b in range(bases):
         dep = f"base-{b:04d}"
