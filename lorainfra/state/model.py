@@ -242,3 +242,42 @@ class State:
         except json.JSONDecodeError as exc:
             raise StateError(f"state is not valid JSON: {exc}") from exc
         return cls.from_json(data)
+
+
+class Encoder:
+    """Writes exactly ``State.dumps()``'s text, re-encoding only the entries that changed since its last call.
+
+    ``json.dumps`` with ``indent`` runs the pure-Python encoder: 0.25 s for the 5 MB document of 10,700
+    resources, on every group commit of an apply, holding the GIL the event loop needs (issue 16). Entries
+    are frozen, so an entry that is the same object as at the last call has the same text.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, str], tuple[object, str]] = {}
+
+    def dumps(self, state: State) -> str:
+        texts: dict[tuple[str, str], tuple[object, str]] = {}
+
+        def section(name: str, entries: Mapping[str, ResourceState] | Mapping[str, PendingOp]) -> str:
+            if not entries:
+                return f'  "{name}": {{}}'
+            parts = []
+            for key, value in entries.items():
+                known = self._texts.get((name, key))
+                if known is not None and known[0] is value:
+                    text = known[1]
+                else:
+                    text = json.dumps(value.to_json(), indent=2, sort_keys=True).replace("\n", "\n    ")
+                texts[(name, key)] = (value, text)
+                parts.append(f"    {json.dumps(key)}: {text}")
+            return f'  "{name}": {{\n' + ",\n".join(parts) + "\n  }"
+
+        body = ",\n".join([
+            f'  "format_version": {json.dumps(state.format_version)}',
+            f'  "lineage": {json.dumps(state.lineage)}',
+            section("pending", state.pending),
+            section("resources", state.resources),
+            f'  "serial": {json.dumps(state.serial)}',
+        ])
+        self._texts = texts
+        return "{\n" + body + "\n}\n"
