@@ -81,7 +81,7 @@ def bench_fleet(scales: tuple[float, ...], work: Path, add: Add, *, plan_at: flo
                 raise BenchError(f"fleet plan is not empty:\n{best.run.stdout[-2000:]}")
             add(f"fleet plan, {n:,} resources, no changes, emulator at 50 ms/request (best of 2)",
                        best.row(n).split(" (")[0] + f", {best.run.cpu:.1f} s CPU, {best.run.max_rss_mb:.0f} MB, "
-                       f"{best.requests} requests", "< 3 s, <= 60 requests, < 300 MB",
+                       f"{best.requests} requests", "< 3 s, <= 60 requests, < 300 MB" if judged else "",
                        best.run.wall < 3 and best.requests <= 60 and best.run.max_rss_mb < 300 if judged else None)
         with _emulator(db, seed) as emu:
             destroyed = _run(emu, _cli(UNBOUNDED_RPS, "destroy", str(folder), "--endpoint", emu.url,
