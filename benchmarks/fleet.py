@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 LLAMA_8B = "accounts/fireworks/models/llama-v3p1-8b-instruct"
-MODELS_PER_FLEET = 10  # LoRA models, shared by every deployment (each deployment loads all of them)
+SERVERLESS_BASE = "accounts/fireworks/models/glm-5p3-flash"  # an emulated base that supports serverless LoRA
+MODELS_PER_FLEET = 12  # LoRA models, shared by every deployment (plan fleets load the first 10)
 MODELS_ACCOUNT = "bench"  # the LoRA models live here; every benchmark account loads them
 
 
@@ -28,6 +29,21 @@ def lora_models(account: str = MODELS_ACCOUNT, n: int = MODELS_PER_FLEET) -> lis
             "kind": "HF_PEFT_ADDON",
             "state": "READY",
             "peftDetails": {"baseModel": LLAMA_8B, "r": 16, "targetModules": ["q_proj", "v_proj"]},
+        }
+        for i in range(n)
+    ]
+
+
+def serverless_models(n: int, account: str = MODELS_ACCOUNT) -> list[dict[str, Any]]:
+    """Seed Model objects for serverless LoRAs: one per LoRA (a model loads serverless once), on a base
+    model that supports serverless LoRA."""
+    return [
+        {
+            "name": f"accounts/{account}/models/bench-serverless-{i:03d}",
+            "displayName": f"bench serverless LoRA {i}",
+            "kind": "HF_PEFT_ADDON",
+            "state": "READY",
+            "peftDetails": {"baseModel": SERVERLESS_BASE, "r": 8, "targetModules": ["q_proj", "v_proj"]},
         }
         for i in range(n)
     ]
@@ -66,6 +82,39 @@ def write_config(folder: Path, account: str, deployments: int, loras_per: int) -
     (folder / "deployments.yaml").write_text("\n".join(dep_lines) + "\n")
     (folder / "loras.yaml").write_text("\n".join(lora_lines) + ("\n" if loras_per else " {}\n"))
     return folder
+
+
+def write_fleet(folder: Path, account: str, scale: float) -> tuple[Path, int]:
+    """Issue 16's fleet at ``scale`` (10 = full): 80*scale multi-LoRA bases with 12 LoRAs each,
+    10*scale live-merge deployments, 10*scale plain ones and 10*scale serverless LoRAs, in 10 files.
+
+    scale 10 is 10,700 resources, scale 1 is 1,070. Returns the folder and its resource count.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lorainfra.yaml").write_text(f"provider:\n  account: {account}\nstate:\n  backend: local\n")
+    bases, per_base, others = round(80 * scale), 12, max(1, round(10 * scale))
+    files: list[list[str]] = [[] for _ in range(8)]  # 8 files of bases + their LoRAs
+    for b in range(bases):
+        dep = f"base-{b:04d}"
+        lines = files[b % 8]
+        lines += ["deployments:" if not lines else "", f"  {dep}:", f"    base_model: {LLAMA_8B}",
+                  "    accelerator: {type: NVIDIA_H100_80GB, count: 1}", "    replicas: {min: 1, max: 2}",
+                  "    addons: true"]
+    for i, lines in enumerate(files):
+        loras = [f"  base-{b:04d}-lora-{m:02d}:\n    model: accounts/{MODELS_ACCOUNT}/models/bench-lora-{m:02d}\n"
+                 f"    deployment: base-{b:04d}" for b in range(i, bases, 8) for m in range(per_base)]
+        body = "\n".join(line for line in lines if line)
+        (folder / f"fleet-{i}.yaml").write_text(body + ("\nloras:\n" + "\n".join(loras) if loras else "") + "\n")
+    merged = [f"  merged-{d:03d}:\n    base_model: accounts/{MODELS_ACCOUNT}/models/bench-lora-{d % per_base:02d}\n"
+              "    accelerator: {type: NVIDIA_H100_80GB, count: 1}\n    replicas: {min: 1, max: 1}"
+              for d in range(others)]
+    plain = [f"  plain-{d:03d}:\n    base_model: {LLAMA_8B}\n    accelerator: {{type: NVIDIA_H100_80GB, count: 1}}\n"
+             "    replicas: {min: 0, max: 1}" for d in range(others)]
+    (folder / "single.yaml").write_text("deployments:\n" + "\n".join(merged + plain) + "\n")
+    serverless = [f"  serverless-{s:03d}:\n    model: accounts/{MODELS_ACCOUNT}/models/bench-serverless-{s:03d}\n"
+                  "    serverless: true" for s in range(others)]
+    (folder / "serverless.yaml").write_text("loras:\n" + "\n".join(serverless) + "\n")
+    return folder, bases * (1 + per_base) + 3 * others
 
 
 async def _seed_account(folder: Path, db: Path, models: list[dict[str, Any]], concurrency: int = 64) -> int:

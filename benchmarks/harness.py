@@ -92,11 +92,14 @@ class ServedEmulator(EmulatorProcess):
     """``python -m benchmarks.server`` in a subprocess: the emulator app behind uvicorn, plus a request counter."""
 
     def __init__(self, db: Path, *, seed: Path | None = None, ready_after: float = 2.0,
-                 deployed_after: float = 1.0, latency_ms: float = 0.0) -> None:
+                 deployed_after: float = 1.0, latency_ms: float = 0.0,
+                 max_rps: float | None = None, delete_after: float = 0.5, serverless_per_base: int = 3) -> None:
         def command(port: int) -> list[str]:
             argv = [sys.executable, "-m", "benchmarks.server", "--port", str(port), "--db", str(db),
                     "--ready-after", str(ready_after), "--deployed-after", str(deployed_after),
-                    "--latency-ms", str(latency_ms)]
+                    "--latency-ms", str(latency_ms), "--delete-after", str(delete_after),
+                    "--serverless-per-base", str(serverless_per_base)]
+            argv += ["--max-rps", str(max_rps)] if max_rps else []
             return argv + (["--seed", str(seed)] if seed else [])
 
         root = Path(__file__).resolve().parent.parent
@@ -109,6 +112,14 @@ class ServedEmulator(EmulatorProcess):
     def requests(self, reset: bool = False) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/bench/requests{'?reset=1' if reset else ''}", timeout=10) as r:
             return dict(json.loads(r.read()))
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the emulator process has used so far (Linux /proc; 0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.stop()

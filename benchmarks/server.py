@@ -52,8 +52,14 @@ def main() -> None:
     p.add_argument("--ready-after", type=float, default=2.0)
     p.add_argument("--deployed-after", type=float, default=1.0)
     p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--delete-after", type=float, default=0.5)
+    p.add_argument("--serverless-per-base", type=int, default=3,
+                   help="serverless LoRAs per base model (the fleet benchmark loads 100 on one base)")
+    p.add_argument("--max-rps", type=float, default=None, help="429 + Retry-After beyond N requests/s")
     a = p.parse_args()
-    options = EmulatorOptions(ready_after=a.ready_after, deployed_after=a.deployed_after, latency_ms=a.latency_ms)
+    options = EmulatorOptions(ready_after=a.ready_after, deployed_after=a.deployed_after, latency_ms=a.latency_ms,
+                              max_rps=a.max_rps, delete_after=a.delete_after,
+                              serverless_per_base_limit=a.serverless_per_base)
     emulator = build(a.db, options, a.seed)
     print(f"benchmark emulator listening on http://127.0.0.1:{a.port}", flush=True)
     try:

@@ -17,8 +17,9 @@ class Poller:
 
     Calls arriving within ``gather`` seconds of each other form a batch. A batch of N names of one
     kind costs N GETs, or one paged LIST of that kind (ceil(total / 200) requests): the cheaper is
-    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200. A failed LIST
-    does not fail the batch: its waiters read with GETs instead, and a failed GET fails only its own.
+    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200, and the LIST parses
+    only the objects waited for. A failed LIST does not fail the batch: its waiters read with GETs
+    instead, and a failed GET fails only its own.
     """
 
     def __init__(self, provider: Provider, totals: Mapping[str, int] | None = None, *, gather: float = 0.02) -> None:
@@ -65,11 +66,13 @@ class Poller:
         pages = max(1, math.ceil(self.totals.get(kind, 0) / PAGE))
         if len(batch) > pages:
             try:
-                listed = await self.provider.list_objects(kind)
+                # only the waited objects are parsed: a LIST of 10,000 LoRAs serving a few dozen waiters
+                # otherwise parses all of them on every tick (issue 16)
+                total, listed = await self.provider.list_some(kind, frozenset(batch))
             except Exception:
                 pass  # each waiter then reads on its own, with its own retries
             else:
-                self.totals[kind] = len(listed)
+                self.totals[kind] = total
                 found: dict[str, RemoteObject | None] = {o.name: o for o in listed}
                 return {name: found.get(name) for name in batch}
         outcomes = await asyncio.gather(*(self.provider.get(kind, name) for name in batch), return_exceptions=True)

@@ -30,6 +30,10 @@ class Provider(Protocol):
         """Every live object of one kind, read with paged LIST calls."""
         ...
 
+    async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
+        """Paged LIST of one kind, parsing only the objects named: (objects of the kind, those found)."""
+        ...
+
     async def find(self, kind: str, identity: Mapping[str, Any]) -> RemoteObject | None:
         """The live object with this identity (``Kind.identity``), or None."""
         ...

@@ -84,6 +84,18 @@ class FireworksProvider:
         return await self._http.list_all(self._path(collection), collection,
                                          parse=lambda raw: spec.from_wire(raw, account=self.account))
 
+    async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
+        """Like ``list_objects``, but only the objects named are parsed (waiters polled by one LIST need only
+        theirs): how many objects the kind has, and those of ``names`` that exist."""
+        spec = kind_of(kind)
+        collection = spec.collection
+
+        def parse(raw: dict[str, Any]) -> RemoteObject | None:
+            return spec.from_wire(raw, account=self.account) if raw["name"] in names else None
+
+        listed = await self._http.list_all(self._path(collection), collection, parse=parse)
+        return len(listed), [obj for obj in listed if obj is not None]
+
     async def refresh(self) -> Observed:
         before = self.requests
         listed = await asyncio.gather(*(self.list_objects(kind) for kind in KINDS))

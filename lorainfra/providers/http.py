@@ -37,6 +37,10 @@ class RetryPolicy:
     unreachable_deadline: float = 10.0  # connect failures before any answer from the endpoint: give up sooner
 
 
+MAX_CONNECTIONS = 32  # connections at once (128 requests/s at 250 ms, above the 100/s account quota); more wait
+# in HttpClient, not in httpx: httpcore checks every pooled connection on each request, so its cost grows with it
+
+
 @dataclass(frozen=True)
 class HttpLimits:
     """Bounds on one request: its whole duration, the size of its answer, and the pages of one listing."""
@@ -164,6 +168,9 @@ class HttpClient:
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._limiter = RateLimiter(max_rps)
+        # a request waits here for a free connection: httpcore's own queue costs O(queued x connections)
+        # per change, quadratic when a fleet's polls and deletes are all waiting at once
+        self._connections = asyncio.Semaphore(MAX_CONNECTIONS)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._log = logger or logging.getLogger("lorainfra.http")
@@ -182,7 +189,7 @@ class HttpClient:
                 "User-Agent": f"lorainfra/{__version__}",
                 "Accept": "application/json",
             },
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
             follow_redirects=False,
         )
 
@@ -285,6 +292,11 @@ class HttpClient:
 
     async def _exchange(self, method: str, path: str, query: Mapping[str, Any], body: Any,
                         progress: _Progress) -> tuple[int, httpx.Headers, bytes]:
+        async with self._connections:  # held until the answer is read: the connection is busy till then
+            return await self._exchange_on_connection(method, path, query, body, progress)
+
+    async def _exchange_on_connection(self, method: str, path: str, query: Mapping[str, Any], body: Any,
+                                      progress: _Progress) -> tuple[int, httpx.Headers, bytes]:
         request = self._client.build_request(method, path, params=query or None, json=body)
         response = await self._client.send(request, stream=True)
         try:

@@ -40,7 +40,7 @@ from lorainfra.state.lockfile import (
     rfc3339,
     utc_now,
 )
-from lorainfra.state.model import State
+from lorainfra.state.model import Encoder, State
 
 DEFAULT_PATH = Path(".lorainfra") / "state.json"
 KEEP_BACKUPS = 50
@@ -74,6 +74,8 @@ class LocalBackend:
         self.backup_dir = self.path.with_name(self.path.name + ".backup")
         self._unconfirmed: str | None = None  # text of our last write if it may have landed unreported
         self._held: tuple[int, LockInfo] | None = None  # the lock file's fd and record while we hold it
+        self._encoder = Encoder()  # re-encodes only the entries changed since the last write
+        self._landed: tuple[str, State] | None = None  # text and State of our last write that landed
 
     def describe(self) -> str:
         return f"local file {self.path}"
@@ -185,7 +187,7 @@ class LocalBackend:
         """
         make_dir(self.path.parent)
         with self._write_mutex():
-            old_text, current = self._read_current()
+            old_text, current = self._read_current_after_own_write()
             base = state.serial
             if current is not None:
                 base = write_base(
@@ -200,7 +202,7 @@ class LocalBackend:
                 self._unconfirmed = None
                 return current  # a retry of a write that landed: nothing new to store
             new = replace(state, serial=base + 1)
-            text = new.dumps()
+            text = self._encoder.dumps(new)
             self._unconfirmed = text  # from here on the outcome may be unknown to the caller
             try:
                 self._remove_stale_temps()
@@ -211,9 +213,18 @@ class LocalBackend:
             except OSError as exc:
                 raise self._write_error(exc) from exc
             self._unconfirmed = None
+            self._landed = (text, new)
             with contextlib.suppress(OSError):
                 self._prune_backups()
             return new
+
+    def _read_current_after_own_write(self) -> tuple[str | None, State | None]:
+        """``_read_current``, without parsing the file again when it still holds our own last write
+        (compared as text: any other writer's change is seen)."""
+        landed = self._landed
+        if landed is not None and self._read_text(self.path) == landed[0]:
+            return landed
+        return self._read_current()
 
     def restore(self, state: State, *, operation: str = "") -> State:
         """Replace a damaged ``state.json`` by ``state`` (see StateBackend.restore).

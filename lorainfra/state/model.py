@@ -4,14 +4,77 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from lorainfra.config.model import frozen_mapping
 from lorainfra.errors import StateError
 
 FORMAT_VERSION = 1
+
+V = TypeVar("V")
+
+
+class Entries(Mapping[str, V], Generic[V]):
+    """A read-only mapping iterated in key order, whose one-key edits cost a dict copy and no sort.
+
+    ``State`` keeps its resources and pending operations in these: an apply edits the state about three
+    times per resource, and re-sorting every key on each edit made a 10,700-resource apply quadratic
+    (issue 16). The key order is computed on first iteration and kept while the key set is unchanged.
+    """
+
+    __slots__ = ("_items", "_order")
+
+    def __init__(self, items: Mapping[str, V] | None = None) -> None:
+        self._items: dict[str, V] = dict(items or {})
+        self._order: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, items: Mapping[str, V] | None) -> Entries[V]:
+        return items if isinstance(items, Entries) else cls(items)
+
+    def __getitem__(self, key: str) -> V:
+        return self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._order is None:
+            self._order = tuple(sorted(self._items))
+        return iter(self._order)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Entries):
+            return self._items == other._items
+        return isinstance(other, Mapping) and self._items == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]  # like a dict: equal by content, so not hashable
+
+    def __repr__(self) -> str:
+        return f"Entries({dict(self.items())!r})"
+
+    def setting(self, key: str, value: V) -> Entries[V]:
+        """A copy with ``key`` set (the key order is kept when the key was already there)."""
+        new: Entries[V] = Entries.__new__(Entries)
+        new._items = self._items.copy()
+        new._order = self._order if key in self._items else None
+        new._items[key] = value
+        return new
+
+    def removing(self, key: str) -> Entries[V]:
+        """A copy without ``key`` (itself when the key is absent)."""
+        if key not in self._items:
+            return self
+        new: Entries[V] = Entries.__new__(Entries)
+        new._items = self._items.copy()
+        del new._items[key]
+        new._order = None
+        return new
 
 
 @dataclass(frozen=True)
@@ -109,12 +172,17 @@ class State:
 
     lineage: str
     serial: int = 0
-    resources: Mapping[str, ResourceState] = field(default_factory=frozen_mapping)
-    pending: Mapping[str, PendingOp] = field(default_factory=frozen_mapping)
+    resources: Mapping[str, ResourceState] = field(default_factory=Entries)
+    pending: Mapping[str, PendingOp] = field(default_factory=Entries)
     format_version: int = FORMAT_VERSION
     # the Fireworks account and endpoint host the resources live in ("" until a plan binds the state)
     account: str = ""
     endpoint: str = ""
+
+    def __post_init__(self) -> None:
+        # any mapping given is held as Entries (key-ordered, cheap one-key edits); no copy when it already is
+        object.__setattr__(self, "resources", Entries.of(self.resources))
+        object.__setattr__(self, "pending", Entries.of(self.pending))
 
     @classmethod
     def new(cls, lineage: str | None = None) -> State:
@@ -122,24 +190,16 @@ class State:
 
     # -- derivation (each returns a new State; the serial is bumped by the backend on write) --
     def with_resource(self, resource: ResourceState) -> State:
-        resources = dict(self.resources)
-        resources[resource.address] = resource
-        return replace(self, resources=frozen_mapping(resources))
+        return replace(self, resources=Entries.of(self.resources).setting(resource.address, resource))
 
     def without_resource(self, address: str) -> State:
-        resources = dict(self.resources)
-        resources.pop(address, None)
-        return replace(self, resources=frozen_mapping(resources))
+        return replace(self, resources=Entries.of(self.resources).removing(address))
 
     def with_pending(self, op: PendingOp) -> State:
-        pending = dict(self.pending)
-        pending[op.address] = op
-        return replace(self, pending=frozen_mapping(pending))
+        return replace(self, pending=Entries.of(self.pending).setting(op.address, op))
 
     def without_pending(self, address: str) -> State:
-        pending = dict(self.pending)
-        pending.pop(address, None)
-        return replace(self, pending=frozen_mapping(pending))
+        return replace(self, pending=Entries.of(self.pending).removing(address))
 
     def next_serial(self) -> State:
         return replace(self, serial=self.serial + 1)
@@ -181,10 +241,10 @@ class State:
             return cls(
                 lineage=str(data["lineage"]),
                 serial=int(data["serial"]),
-                resources=frozen_mapping(
+                resources=Entries(
                     {k: ResourceState.from_json(v) for k, v in (data.get("resources") or {}).items()}
                 ),
-                pending=frozen_mapping(
+                pending=Entries(
                     {k: PendingOp.from_json(v) for k, v in (data.get("pending") or {}).items()}
                 ),
                 account=str(data.get("account") or ""),
@@ -200,3 +260,42 @@ class State:
         except json.JSONDecodeError as exc:
             raise StateError(f"state is not valid JSON: {exc}") from exc
         return cls.from_json(data)
+
+
+class Encoder:
+    """Writes exactly ``State.dumps()``'s text, re-encoding only the entries that changed since its last call.
+
+    ``json.dumps`` with ``indent`` runs the pure-Python encoder: 0.25 s for the 5 MB document of 10,700
+    resources, on every group commit of an apply, holding the GIL the event loop needs (issue 16). Entries
+    are frozen, so an entry that is the same object as at the last call has the same text.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, str], tuple[object, str]] = {}
+
+    def dumps(self, state: State) -> str:
+        texts: dict[tuple[str, str], tuple[object, str]] = {}
+
+        def section(name: str, entries: Mapping[str, ResourceState] | Mapping[str, PendingOp]) -> str:
+            if not entries:
+                return f'  "{name}": {{}}'
+            parts = []
+            for key, value in entries.items():
+                known = self._texts.get((name, key))
+                if known is not None and known[0] is value:
+                    text = known[1]
+                else:
+                    text = json.dumps(value.to_json(), indent=2, sort_keys=True).replace("\n", "\n    ")
+                texts[(name, key)] = (value, text)
+                parts.append(f"    {json.dumps(key)}: {text}")
+            return f'  "{name}": {{\n' + ",\n".join(parts) + "\n  }"
+
+        body = ",\n".join([
+            f'  "format_version": {json.dumps(state.format_version)}',
+            f'  "lineage": {json.dumps(state.lineage)}',
+            section("pending", state.pending),
+            section("resources", state.resources),
+            f'  "serial": {json.dumps(state.serial)}',
+        ])
+        self._texts = texts
+        return "{\n" + body + "\n}\n"

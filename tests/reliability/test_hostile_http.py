@@ -267,6 +267,9 @@ class FlakyListProvider:
     async def list_objects(self, kind: str) -> list[RemoteObject]:
         raise ApiError(429, message="slow down")
 
+    async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
+        raise ApiError(429, message="slow down")
+
     async def get(self, kind: str, name: str) -> RemoteObject | None:
         await asyncio.sleep(0)
         if name == "bad":

@@ -19,10 +19,10 @@ class SlowProvider:
         await asyncio.sleep(0.05)
         return RemoteObject(kind, name, "READY", frozen_mapping({}))
 
-    async def list_objects(self, kind: str) -> list[RemoteObject]:
+    async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
         self.lists += 1
         await asyncio.sleep(0.05)
-        return [RemoteObject(kind, f"n{i}", "READY", frozen_mapping({})) for i in range(10)]
+        return 10, [RemoteObject(kind, f"n{i}", "READY", frozen_mapping({})) for i in range(10) if f"n{i}" in names]
 
 
 def test_many_waiters_share_one_list() -> None:
@@ -60,3 +60,32 @@ def test_a_read_asked_while_a_flush_is_in_flight_is_served() -> None:
     first, second = asyncio.run(main())
     assert first is not None and second is not None
     assert provider.gets == ["a", "b"]
+
+
+class NamedListProvider:
+    """Lists 1,000 objects; records which names each LIST was asked to parse."""
+
+    def __init__(self) -> None:
+        self.asked: list[frozenset[str] | None] = []
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None:
+        raise AssertionError("a batch larger than the page count reads with a LIST")
+
+    async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
+        self.asked.append(names)
+        everything = (RemoteObject(kind, f"n{i}", "READY", frozen_mapping({})) for i in range(1000))
+        return 1000, [o for o in everything if o.name in names]
+
+
+def test_a_list_poll_asks_only_for_the_waited_names() -> None:
+    # issue 16: a LIST poll parsed every object of the kind (10,000 LoRAs per tick) to serve a few dozen waiters
+    provider = NamedListProvider()
+    poller = Poller(provider, {"lora": 1000})  # type: ignore[arg-type]
+
+    async def main() -> list[RemoteObject | None]:
+        return await asyncio.gather(*(poller.get("lora", f"n{i}") for i in range(7)), poller.get("lora", "gone"))
+
+    results = asyncio.run(main())
+    assert provider.asked == [frozenset({*(f"n{i}" for i in range(7)), "gone"})]
+    assert poller.totals == {"lora": 1000}  # the kind's count, not the parsed ones: it prices the next poll
+    assert [r.name if r else None for r in results] == [*(f"n{i}" for i in range(7)), None]

@@ -324,3 +324,16 @@ def test_refresh_ignores_the_auto_deployed_base_row_and_serverless_identity_igno
     serverless = obs.objects["accounts/acme/deployedModels/sl-1"]
     assert serverless.key == ("accounts/acme/models/sl", "", True)
     assert serverless.attributes["deployment"] == ""
+
+
+def test_list_some_parses_only_the_names_asked_for() -> None:
+    items = [{"name": f"accounts/acme/deployments/d{i}", "state": "READY"} for i in range(5)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"deployments": items, "totalSize": 5})
+
+    provider, seen = make(handler)
+    wanted = frozenset({"accounts/acme/deployments/d1", "accounts/acme/deployments/d3", "accounts/acme/deployments/x"})
+    total, some = run(provider.list_some("deployment", wanted))
+    assert total == 5 and len(seen) == 1
+    assert sorted(o.name for o in some) == ["accounts/acme/deployments/d1", "accounts/acme/deployments/d3"]
