@@ -130,7 +130,13 @@ class DeploymentKind(Kind):
         self, resource: Resource, resources: Mapping[Address, Resource], remote: RemoteChecks
     ) -> list[Diagnostic]:
         await remote.create(self.name, resource.name, resource.attributes, validate_only=True)
-        return []
+        if resource.attributes.get("min_replica_count", 0) != 0:
+            return []
+        # "deployments with min replicas 0 are auto-deleted after 7 days without traffic" (docs: autoscaling)
+        return [Diagnostic(resource.attribute_spans.get("min_replica_count", resource.span),
+                           f"deployment.{resource.name} scales to zero (replicas.min: 0): Fireworks deletes a deployment "
+                           "that has had no traffic for 7 days, and its ID stays reserved until purged",
+                           "set replicas.min: 1 to keep it", severity="warning")]
 
     def remote_id(self, resource_name: str) -> str:
         return resource_name

@@ -59,3 +59,21 @@ def test_the_serverless_per_base_limit_comes_from_provider_limits() -> None:
         ("error", f"4 serverless LoRAs on base model {GLM!r}; lora.b3 is number 4")]
     raised = Remote(remote.bases, Limits(serverless_per_base_model=4))
     assert check(loras[3], resources, raised) == []
+
+
+def test_a_scale_to_zero_deployment_gets_a_plan_warning() -> None:
+    # issue 10 item 5: min replicas 0 -> auto-deleted after 7 days without traffic
+    class Creates(Remote):
+        async def create(self, kind: str, resource_id: str, attributes: Mapping[str, Any], *,
+                         validate_only: bool = False) -> RemoteObject:
+            assert validate_only
+            return kind_of(kind).observe(resource_id)
+
+    remote = Creates({}, Limits())
+    idle = Resource(Address("deployment", "idle"), frozen_mapping({"base_model": LLAMA, "min_replica_count": 0}),
+                    Span("d.yaml", 2, 3))
+    found = asyncio.run(kind_of("deployment").precheck(idle, {idle.address: idle}, remote))  # type: ignore[arg-type]
+    assert [(d.severity, d.span) for d in found] == [("warning", Span("d.yaml", 2, 3))]
+    assert "7 days" in found[0].message and "replicas.min: 1" in found[0].hint
+    busy = Resource(idle.address, frozen_mapping({"base_model": LLAMA, "min_replica_count": 1}), idle.span)
+    assert asyncio.run(kind_of("deployment").precheck(busy, {busy.address: busy}, remote)) == []  # type: ignore[arg-type]
