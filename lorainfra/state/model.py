@@ -291,6 +291,8 @@ class Encoder:
             return f'  "{name}": {{\n' + ",\n".join(parts) + "\n  }"
 
         body = ",\n".join([
+            *([f'  "account": {json.dumps(state.account)}'] if state.account else []),
+            *([f'  "endpoint": {json.dumps(state.endpoint)}'] if state.endpoint else []),
             f'  "format_version": {json.dumps(state.format_version)}',
             f'  "lineage": {json.dumps(state.lineage)}',
             section("pending", state.pending),

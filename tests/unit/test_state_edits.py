@@ -79,6 +79,8 @@ def test_the_encoder_writes_exactly_dumps_text_and_reencodes_only_changed_entrie
         text = encoder.dumps(changed)
     assert text == changed.dumps()
     assert [call.args[0].address for call in encoded.call_args_list] == ["lora.l007"]  # one of 49 re-encoded
+    bound = changed.bound_to("acme", "api.fireworks.ai")  # the account and endpoint the state records
+    assert encoder.dumps(bound) == bound.dumps()
 
 
 def test_a_local_write_reencodes_and_rereads_only_what_changed(tmp_path: Path) -> None:
