@@ -11,7 +11,7 @@ LIMIT = 60_000
 def _diff_line(line: str) -> str:
     """Move a plan line's symbol to column 0 so a ```diff block colours it (+ green, - red, ! changed)."""
     stripped = line.lstrip()
-    for symbol, mark in (("-/+", "!"), ("+", "+"), ("-", "-"), ("~", "!")):
+    for symbol, mark in (("-/+", "!"), ("+/-", "!"), ("+", "+"), ("-", "-"), ("~", "!")):
         if stripped.startswith(symbol + " "):
             indent = len(line) - len(stripped)
             return mark + " " * max(indent + len(symbol) + 1 - len(mark), 1) + stripped[len(symbol) + 1:]

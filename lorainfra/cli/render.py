@@ -50,8 +50,13 @@ def render_change(change: Change) -> list[str]:
     headline = f"  # {change.address} {_HEADLINE[change.action]}"
     if change.reason:
         headline += f" ({change.reason})"
-    symbol = change.action.symbol
-    lines = [headline, f"{symbol.rjust(3)} {kind} \"{name}\" {{"]
+    symbol = change.symbol
+    lines = [headline]
+    if change.action is Action.REPLACE and change.create_first:
+        lines.append("    # create before destroy: the new one is created and ready before the old one is deleted (no gap)")
+    elif change.gap:
+        lines.append(f"    # {change.gap}")
+    lines.append(f"{symbol.rjust(3)} {kind} \"{name}\" {{")
     lines += _body(change)
     lines.append("    }")
     return lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -23,6 +24,13 @@ from lorainfra.live import ModelInfo, Observed, RemoteObject
 
 FAILED = "FAILED"
 DELETED = "DELETED"
+
+
+class Replacement(StrEnum):
+    """How a kind's object is replaced: the new one first (two copies may live at once), or the old one first."""
+
+    CREATE_BEFORE_DESTROY = "create_before_destroy"
+    DESTROY_BEFORE_CREATE = "destroy_before_create"
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,8 @@ class Kind:
     ready_timeout: float  # seconds to wait for ready_state (and for gone after a delete)
     create_verb: str = "create"  # operation named in a failed create ("load" for a LoRA)
     settle_after_create: bool = False  # re-PATCH attributes an adopted object has differently
+    # whether two copies may live at once during a replacement (a deployment's name is its ID: it may not)
+    replacement: Replacement = Replacement.DESTROY_BEFORE_CREATE
 
     # ------------------------------------------------------------------ attributes
     def spec(self, name: str) -> AttributeSpec | None:
@@ -296,6 +306,17 @@ class Kind:
     def prerequisites(self, attributes: Mapping[str, Any]) -> tuple[Address, ...]:
         """Resources that must be ready before a create is sent (even when this run does not touch them)."""
         return ()
+
+    def create_first_blocker(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], observed: Observed
+    ) -> str:
+        """Why this replacement cannot load the new copy before the old one goes ("" when it can).
+
+        ``before`` is the live object's attributes, ``after`` the desired ones.
+        """
+        if self.replacement is Replacement.DESTROY_BEFORE_CREATE:
+            return f"its {self.noun} names one live object, which cannot exist twice"
+        return ""
 
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: {name} already exists (an earlier attempt?); adopting it"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace as evolve
 from typing import Any
 
 from lorainfra.addresses import Address
@@ -100,6 +101,40 @@ def _alive(obj: RemoteObject | None) -> bool:
     return obj is not None and not obj.gone
 
 
+def _replacement_order(
+    key: str, kind: str, before: Mapping[str, Any], after: Mapping[str, Any], deps: Iterable[str],
+    changes: Mapping[str, Change], observed: Observed,
+) -> tuple[bool, str]:
+    """(create first?, the gap when not): the kind decides, and a dependency destroyed first forces the
+    old order too (the new object could only be created once the dependency's old object is gone)."""
+    spec = kind_of(kind)
+    first = [d for d in deps if d in changes and changes[d].action is Action.REPLACE and not changes[d].create_first]
+    blocker = (f"{first[0]} is destroyed before it is created again" if first
+               else spec.create_first_blocker(before, after, observed))
+    if not blocker:
+        return True, ""
+    return False, (f"destroy then create, because {blocker}: {key} is unavailable from the delete "
+                   f"until the new one is {spec.ready_state}")
+
+
+def _dark_dependents(changes: dict[str, Change]) -> None:
+    """A replacement destroyed first names the dependents replaced with it (unavailable meanwhile)."""
+    replaced_with: dict[str, list[str]] = {}
+    for change in changes.values():
+        if change.action is Action.REPLACE:
+            for dep in change.depends_on:
+                replaced_with.setdefault(dep, []).append(change.address)
+    for key, change in list(changes.items()):
+        if change.action is not Action.REPLACE or change.create_first:
+            continue
+        dark = sorted(replaced_with.get(key, ()))
+        if dark:
+            states = "/".join(sorted({kind_of(changes[a].kind).ready_state for a in dark}))
+            note = (f"these go dark with it until it is {kind_of(change.kind).ready_state} and they are {states} "
+                    f"again: {', '.join(dark)}")
+            changes[key] = evolve(change, gap=f"{change.gap}; {note}" if change.gap else note)
+
+
 def diff(
     desired: Mapping[Address, Resource],
     state: State,
@@ -139,9 +174,12 @@ def diff(
         if key not in state.resources and action is Action.NOOP:
             reason = "exists live but not in state: apply adopts it"
             action = Action.CREATE
+        create_first, gap = False, ""
+        if action is Action.REPLACE:
+            create_first, gap = _replacement_order(key, resource.kind, live.attributes, after, deps, changes, observed)
         changes[key] = Change(
             key, resource.kind, action, attrs, before=dict(live.attributes), after=after,
-            remote_name=live.name, depends_on=deps, reason=reason,
+            remote_name=live.name, depends_on=deps, reason=reason, create_first=create_first, gap=gap,
         )
     for key, managed in state.resources.items():
         if key in changes or Address.parse(key) in wanted:
@@ -154,6 +192,7 @@ def diff(
             depends_on=managed.dependencies,
             reason="" if _alive(live) else "already gone: only forgotten",
         )
+    _dark_dependents(changes)
     return tuple(changes[k] for k in sorted(changes))
 
 

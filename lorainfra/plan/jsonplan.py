@@ -11,7 +11,7 @@ from lorainfra.frozen import frozen_mapping
 from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem, Fingerprint, Plan
 
 # major.minor: additive changes bump the minor; readers accept any minor of their major
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 _ACTIONS = {
     Action.NOOP: ["no-op"],
     Action.CREATE: ["create"],
@@ -34,7 +34,8 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "address": change.address,
         "kind": change.kind,
         "action": change.action.value,
-        "actions": _ACTIONS[change.action],
+        "actions": ["create", "delete"] if change.action is Action.REPLACE and change.create_first
+        else _ACTIONS[change.action],
         "before": _plain(change.before) if change.before is not None else None,
         "after": _plain(change.after) if change.after is not None else None,
         "attributes": [
@@ -46,6 +47,8 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "remote_name": change.remote_name,
         "depends_on": list(change.depends_on),
         "reason": change.reason,
+        "create_before_destroy": change.create_first,
+        "gap": change.gap,
     }
 
 
@@ -109,6 +112,8 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             remote_name=c.get("remote_name", ""),
             depends_on=tuple(c.get("depends_on", [])),
             reason=c.get("reason", ""),
+            create_first=bool(c.get("create_before_destroy", False)),
+            gap=str(c.get("gap", "")),
         )
         for c in data["changes"]
     )

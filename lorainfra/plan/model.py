@@ -48,6 +48,13 @@ class Change:
     remote_name: str = ""  # live object, when there is one
     depends_on: tuple[str, ...] = ()
     reason: str = ""  # display only; never branched on
+    # a replacement that loads the new object before the old one goes (else the old one goes first)
+    create_first: bool = False
+    gap: str = ""  # display only: why a replacement is not create-first, and what is unserved meanwhile
+
+    @property
+    def symbol(self) -> str:
+        return "+/-" if self.action is Action.REPLACE and self.create_first else self.action.symbol
 
     @property
     def replace_paths(self) -> tuple[str, ...]:
