@@ -318,6 +318,18 @@ class Kind:
             return f"its {self.noun} names one live object, which cannot exist twice"
         return ""
 
+    def rename_problem(self, old: str, new: str) -> tuple[str, str]:
+        """(why, what to do) when renaming ``old`` to ``new`` in the state would point at another live
+        object (the name is the ID the server knows it by); ("", "") when a rename touches nothing."""
+        old_id = self.remote_id(old)
+        if not old_id or old_id == self.remote_id(new):
+            return "", ""
+        return (f"cannot move {self.name}.{old} to {self.name}.{new}: a {self.name}'s name is its Fireworks "
+                f"{self.noun}, so {self.name}.{new} would be another object ({self.remote_id(new)}), which the "
+                f"live {old_id} cannot become",
+                f"keep the name {old!r} (display_name changes what people see), or declare {self.name}.{new} "
+                f"beside it, move what uses {self.name}.{old} to it, then remove {self.name}.{old}")
+
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: {name} already exists (an earlier attempt?); adopting it"
 

@@ -171,15 +171,21 @@ def diff(
             action, reason = Action.REPLACE, f"{replaced_deps[0]} is replaced"
         if key in forced:
             action, reason = Action.REPLACE, "replacement requested with --replace"
-        if key not in state.resources and action is Action.NOOP:
+        adopts = key not in state.resources
+        if adopts and action is Action.NOOP:
             reason = "exists live but not in state: apply adopts it"
             action = Action.CREATE
+        elif adopts:  # adopting an object that differs from the config is always called out
+            then = "updates it in place" if action is Action.UPDATE else "replaces it"
+            reason = f"{live.name} exists live but not in state and differs: apply adopts it, then {then}" + (
+                f" ({reason})" if reason else "")
         create_first, gap = False, ""
         if action is Action.REPLACE:
             create_first, gap = _replacement_order(key, resource.kind, live.attributes, after, deps, changes, observed)
         changes[key] = Change(
             key, resource.kind, action, attrs, before=dict(live.attributes), after=after,
             remote_name=live.name, depends_on=deps, reason=reason, create_first=create_first, gap=gap,
+            adopts=adopts,
         )
     for key, managed in state.resources.items():
         if key in changes or Address.parse(key) in wanted:

@@ -49,6 +49,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "reason": change.reason,
         "create_before_destroy": change.create_first,
         "gap": change.gap,
+        "adopts": change.adopts,
     }
 
 
@@ -114,6 +115,7 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             reason=c.get("reason", ""),
             create_first=bool(c.get("create_before_destroy", False)),
             gap=str(c.get("gap", "")),
+            adopts=bool(c.get("adopts", False)),
         )
         for c in data["changes"]
     )

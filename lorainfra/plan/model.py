@@ -51,6 +51,7 @@ class Change:
     # a replacement that loads the new object before the old one goes (else the old one goes first)
     create_first: bool = False
     gap: str = ""  # display only: why a replacement is not create-first, and what is unserved meanwhile
+    adopts: bool = False  # the live object exists but the state does not know it: apply takes it over
 
     @property
     def symbol(self) -> str:
