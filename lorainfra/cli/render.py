@@ -82,8 +82,17 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {c['add']} to add, {c['change']} to change, {c['destroy']} to destroy."
 
 
+def target_banner(plan: Plan) -> list[str]:
+    """The warning every targeted plan carries (also when shown from a saved plan)."""
+    if not plan.targets:
+        return []
+    return [f"Warning: resource targeting is in effect: {', '.join(plan.targets)}",
+            "  Only these resources and what they depend on are planned; other changes are not shown",
+            "  and not applied. Run a plan without --target afterwards to see the whole picture.", ""]
+
+
 def render_plan(plan: Plan) -> str:
-    lines: list[str] = []
+    lines: list[str] = target_banner(plan)
     lines += render_drift(plan.drift)
     if plan.unmanaged:
         lines.append(f"Not managed by lorainfra (left alone): {len(plan.unmanaged)}")

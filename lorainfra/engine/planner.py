@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorainfra.addresses import Address
+from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateError
@@ -119,6 +120,22 @@ def adoption_refused(changes: Iterable[Change], resources: Mapping[Address, Reso
     return out
 
 
+def unknown_addresses(options: PlanOptions, config: Config, state: State) -> list[Diagnostic]:
+    """--target / --replace addresses that neither the config nor the state knows (with "did you mean")."""
+    known = sorted({str(a) for a in config.resources} | set(state.resources))
+    out = []
+    for flag, given in (("--target", options.targets), ("--replace", options.replace)):
+        for address in sorted(given):
+            if address in known:
+                continue
+            listing = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+            out.append(Diagnostic(
+                Span(flag), f"{flag} {address}: no such resource in the config or the state",
+                join_hint(did_you_mean(address, known), f"known addresses: {listing}" if known else
+                          "nothing is declared or managed yet")))
+    return out
+
+
 def _with_dependencies(targets: Iterable[str], changes: dict[str, Change]) -> set[str]:
     keep: set[str] = set()
     stack = list(targets)
@@ -207,6 +224,7 @@ async def make_plan(
                  and set(c.depends_on) & keep}
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
+    errors += unknown_addresses(options, config, state)
     errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources)
     if options.check_remote and not options.destroy:
         try:
@@ -225,6 +243,7 @@ async def make_plan(
         errors=tuple(sorted(errors)),
         observed_digests=frozen_mapping(digests),
         destroy=options.destroy,
+        targets=tuple(sorted(options.targets)),
     )
     return Planned(plan, state, observed, notes)
 

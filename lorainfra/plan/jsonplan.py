@@ -86,6 +86,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             for e in plan.errors
         ],
         "observed_digests": dict(sorted(plan.observed_digests.items())),
+        "targets": list(plan.targets),
     }
 
 
@@ -130,4 +131,5 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
                      for e in data.get("errors", [])),
         observed_digests=frozen_mapping(data.get("observed_digests", {})),
         destroy=bool(data.get("destroy", False)),
+        targets=tuple(str(t) for t in data.get("targets", [])),
     )

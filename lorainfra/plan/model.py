@@ -94,6 +94,7 @@ class Plan:
     errors: tuple[Diagnostic, ...] = ()
     observed_digests: Mapping[str, str] = field(default_factory=frozen_mapping)
     destroy: bool = False
+    targets: tuple[str, ...] = ()  # --target addresses: a partial plan (said in a banner, kept in saved plans)
 
     @property
     def actionable(self) -> tuple[Change, ...]:

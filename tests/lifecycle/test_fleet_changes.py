@@ -136,3 +136,31 @@ def test_point9_adopting_a_differing_live_object_is_called_out_and_can_be_refuse
     assert "deployment.sql-helper: accounts/quickstart/deployments/sql-helper exists live but not in the state, " \
            "and lifecycle.adopt is false" in error.message
     assert error.span.file == "deployments.yaml"
+
+
+# ---------------------------------------------------------------- point 8: targets are checked
+def test_point8_an_unknown_target_or_replace_is_an_error_with_did_you_mean(quickstart: Path) -> None:
+    q = str(quickstart)
+    typo = cli("plan", q, "--target", "deployment.lama-base")
+    assert typo.code == 1 and "No changes" not in typo.out, typo
+    assert "--target deployment.lama-base: no such resource in the config or the state" in typo.err
+    bad = cli("plan", q, "--target", "deployment.shared-bse")
+    assert "did you mean 'deployment.shared-base'?" in bad.err and bad.code == 1
+    rep = cli("plan", q, "--replace", "lora.faq-bt")
+    assert rep.code == 1 and "--replace lora.faq-bt" in rep.err and "did you mean 'lora.faq-bot'?" in rep.err
+    assert "Traceback" not in typo.err + bad.err + rep.err
+
+
+def test_point8_a_targeted_plan_warns_and_a_saved_one_keeps_its_targets(quickstart: Path, tmp_path: Path) -> None:
+    q = str(quickstart)
+    planned = cli("plan", q, "--target", "lora.faq-bot")
+    assert planned.code == 0, planned.err
+    assert planned.out.startswith("Warning: resource targeting is in effect: lora.faq-bot\n"), planned.out
+    saved = tmp_path / "targeted.plan"
+    assert cli("plan", q, "--target", "lora.faq-bot", "--out", str(saved)).code == 0
+    shown = cli("show", str(saved))
+    assert shown.code == 0 and shown.out.startswith("Warning: resource targeting is in effect: lora.faq-bot\n")
+    as_json = json.loads(cli("show", str(saved), "--json").out)
+    assert as_json["targets"] == ["lora.faq-bot"]
+    whole = cli("plan", q)
+    assert "targeting" not in whole.out
