@@ -41,7 +41,8 @@ def _body(change: Change) -> list[str]:
         width = max((len(a.name) for a in change.attributes), default=0)
         for a in change.attributes:
             note = " # forces replacement" if a.forces_replacement else ""
-            lines.append(f"      ~ {a.name.ljust(width)} = {fmt(a.before)} -> {fmt(a.after)}{note}")
+            shown = "(server default)" if a.reset else fmt(a.after)
+            lines.append(f"      ~ {a.name.ljust(width)} = {fmt(a.before)} -> {shown}{note}")
     return lines
 
 

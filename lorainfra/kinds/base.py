@@ -47,6 +47,9 @@ class AttributeSpec:
     default: object = None
     # compared by prefix (the server stores a resolved version name under the requested one)
     prefix_match: bool = False
+    # removed from the config: True = apply resets it (the update mask names it, the body leaves it
+    # out, the server returns to its default); False = Fireworks cannot reset it, the live value stays
+    resettable: bool = True
 
 
 @dataclass(frozen=True)

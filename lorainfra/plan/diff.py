@@ -57,6 +57,20 @@ def attribute_changes(
     return tuple(changes)
 
 
+def removed_attributes(
+    kind: str, desired: Mapping[str, Any], applied: Mapping[str, Any], live: Mapping[str, Any], ignore: Iterable[str] = ()
+) -> tuple[AttributeChange, ...]:
+    """Attributes the last apply set that the config no longer sets, still set live: reset to the
+    server's default (a resettable attribute; one with a known default already diffs against it)."""
+    ignored = set(ignore)
+    return tuple(
+        AttributeChange(spec.name, live[spec.name], None, spec.forces_replacement, reset=True)
+        for spec in kind_of(kind).attributes
+        if spec.resettable and spec.default is None and spec.name not in desired and spec.name not in ignored
+        and spec.name in applied and live.get(spec.name) is not None
+    )
+
+
 def remote_name_for(resource: Resource, state: State, observed: Observed, account: str) -> str:
     """The live object this desired resource is (or would be): recorded, found by identity, or named by us."""
     managed = state.resources.get(str(resource.address))
@@ -161,6 +175,9 @@ def diff(
             continue
         assert live is not None
         attrs = attribute_changes(resource.kind, resource.attributes, live.attributes, resource.lifecycle.ignore_changes)
+        if key in state.resources:
+            attrs += removed_attributes(resource.kind, resource.attributes, state.resources[key].attributes,
+                                        live.attributes, resource.lifecycle.ignore_changes)
         action, reason = Action.NOOP, ""
         if attrs:
             action = Action.REPLACE if any(a.forces_replacement for a in attrs) else Action.UPDATE

@@ -40,7 +40,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "after": _plain(change.after) if change.after is not None else None,
         "attributes": [
             {"name": a.name, "before": _plain(a.before), "after": _plain(a.after),
-             "forces_replacement": a.forces_replacement}
+             "forces_replacement": a.forces_replacement, "reset": a.reset}
             for a in change.attributes
         ],
         "replace_paths": list(change.replace_paths),
@@ -106,7 +106,8 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             kind=c["kind"],
             action=Action(c["action"]),
             attributes=tuple(
-                AttributeChange(a["name"], a["before"], a["after"], bool(a["forces_replacement"]))
+                AttributeChange(a["name"], a["before"], a["after"], bool(a["forces_replacement"]),
+                                bool(a.get("reset", False)))
                 for a in c.get("attributes", [])
             ),
             before=frozen_mapping(c["before"]) if c.get("before") is not None else None,

@@ -33,6 +33,7 @@ class AttributeChange:
     before: Any
     after: Any
     forces_replacement: bool = False
+    reset: bool = False  # removed from the config: back to the server's default (``after`` is None)
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,34 @@ def test_point8_a_targeted_plan_warns_and_a_saved_one_keeps_its_targets(quicksta
     assert as_json["targets"] == ["lora.faq-bot"]
     whole = cli("plan", q)
     assert "targeting" not in whole.out
+
+
+# ---------------------------------------------------------------- points 4 and 5 of the issue text: removed keys, accelerator <-> shape
+def test_removed_optional_key_is_reset_not_silent(quickstart: Path) -> None:
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace(
+        "    addons: true\n", "    addons: true\n    max_context_length: 4096\n", 1))
+    assert apply(quickstart).ok
+    deployments.write_text(deployments.read_text().replace("    max_context_length: 4096\n", ""))
+    planned = plan(quickstart)
+    (change,) = planned.plan.actionable
+    assert change.action is Action.UPDATE
+    assert [(a.name, a.before, a.reset) for a in change.attributes] == [("max_context_length", 4096, True)]
+    assert "~ max_context_length = 4096 -> (server default)" in render_plan(planned.plan)
+    assert apply(quickstart).ok
+    again = plan(quickstart)
+    assert again.plan.has_changes is False and again.plan.drift == ()
+
+
+def test_switching_accelerator_to_shape_and_back_applies(quickstart: Path) -> None:
+    assert apply(quickstart).ok
+    deployments = quickstart / "deployments.yaml"
+    with_accel = deployments.read_text()
+    deployments.write_text(with_accel.replace("    accelerator: {type: NVIDIA_A100_80GB, count: 1}\n", "    shape: default\n"))
+    to_shape = apply(quickstart)
+    assert to_shape.ok, to_shape.failed
+    assert plan(quickstart).plan.has_changes is False
+    deployments.write_text(with_accel)
+    back = apply(quickstart)
+    assert back.ok, back.failed
+    assert plan(quickstart).plan.has_changes is False
