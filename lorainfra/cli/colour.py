@@ -1,4 +1,4 @@
-"""Colour: Terraform's plan colours on a terminal (``+`` green, ``~`` yellow, ``-`` red, ``-/+`` both).
+"""Colour: Terraform's plan colours on a terminal (``+`` green, ``~`` yellow, ``-`` red, ``-/+`` and ``+/-`` both).
 
 ``paint_plan`` is pure (text in, text out); ``wants_colour`` is the one rule for when to use it: a
 terminal, and neither ``--no-color`` (which sets NO_COLOR for the whole run) nor NO_COLOR set.
@@ -17,9 +17,10 @@ RED = "\x1b[31m"
 GREEN = "\x1b[32m"
 YELLOW = "\x1b[33m"
 
-_SYMBOL = re.compile(r"^(\s*)(-/\+|\+|~|-|!)(\s)")
+_SYMBOL = re.compile(r"^(\s*)(-/\+|\+/-|\+|~|-|!)(\s)")
 _PAINT = {"+": GREEN + "+" + RESET, "~": YELLOW + "~" + RESET, "-": RED + "-" + RESET,
-          "-/+": RED + "-" + RESET + "/" + GREEN + "+" + RESET, "!": YELLOW + "!" + RESET}
+          "-/+": RED + "-" + RESET + "/" + GREEN + "+" + RESET, "+/-": GREEN + "+" + RESET + "/" + RED + "-" + RESET,
+          "!": YELLOW + "!" + RESET}
 _FORCES = " # forces replacement"
 
 

@@ -11,7 +11,7 @@ LIMIT = 60_000
 def _diff_line(line: str) -> str:
     """Move a plan line's symbol to column 0 so a ```diff block colours it (+ green, - red, ! changed)."""
     stripped = line.lstrip()
-    for symbol, mark in (("-/+", "!"), ("+", "+"), ("-", "-"), ("~", "!")):
+    for symbol, mark in (("-/+", "!"), ("+/-", "!"), ("+", "+"), ("-", "-"), ("~", "!")):
         if stripped.startswith(symbol + " "):
             indent = len(line) - len(stripped)
             return mark + " " * max(indent + len(symbol) + 1 - len(mark), 1) + stripped[len(symbol) + 1:]
@@ -45,6 +45,9 @@ def _drift_table(items: tuple[DriftItem, ...]) -> str:
 def plan_markdown(plan: Plan, *, title: str = "lorainfra plan", limit: int = LIMIT) -> str:
     c = plan.counts()
     head = f"## {title}\n\n**{summary_line(plan)}**\n\n"
+    if plan.targets:
+        head += f"> **Warning:** resource targeting is in effect ({', '.join(f'`{t}`' for t in plan.targets)}): " \
+                "only these resources and what they depend on are planned.\n\n"
     if plan.has_changes:
         head += f"| add | change | destroy | drift | not managed |\n|---|---|---|---|---|\n" \
                 f"| {c['add']} | {c['change']} | {c['destroy']} | {len(plan.drift)} | {len(plan.unmanaged)} |\n\n"

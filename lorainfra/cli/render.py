@@ -41,7 +41,8 @@ def _body(change: Change) -> list[str]:
         width = max((len(a.name) for a in change.attributes), default=0)
         for a in change.attributes:
             note = " # forces replacement" if a.forces_replacement else ""
-            lines.append(f"      ~ {a.name.ljust(width)} = {fmt(a.before)} -> {fmt(a.after)}{note}")
+            shown = "(server default)" if a.reset else fmt(a.after)
+            lines.append(f"      ~ {a.name.ljust(width)} = {fmt(a.before)} -> {shown}{note}")
     return lines
 
 
@@ -50,8 +51,13 @@ def render_change(change: Change) -> list[str]:
     headline = f"  # {change.address} {_HEADLINE[change.action]}"
     if change.reason:
         headline += f" ({change.reason})"
-    symbol = change.action.symbol
-    lines = [headline, f"{symbol.rjust(3)} {kind} \"{name}\" {{"]
+    symbol = change.symbol
+    lines = [headline]
+    if change.action is Action.REPLACE and change.create_first:
+        lines.append("    # create before destroy: the new one is created and ready before the old one is deleted (no gap)")
+    elif change.gap:
+        lines.append(f"    # {change.gap}")
+    lines.append(f"{symbol.rjust(3)} {kind} \"{name}\" {{")
     lines += _body(change)
     lines.append("    }")
     return lines
@@ -77,8 +83,17 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {c['add']} to add, {c['change']} to change, {c['destroy']} to destroy."
 
 
+def target_banner(plan: Plan) -> list[str]:
+    """The warning every targeted plan carries (also when shown from a saved plan)."""
+    if not plan.targets:
+        return []
+    return [f"Warning: resource targeting is in effect: {', '.join(plan.targets)}",
+            "  Only these resources and what they depend on are planned; other changes are not shown",
+            "  and not applied. Run a plan without --target afterwards to see the whole picture.", ""]
+
+
 def render_plan(plan: Plan) -> str:
-    lines: list[str] = []
+    lines: list[str] = target_banner(plan)
     lines += render_drift(plan.drift)
     if plan.unmanaged:
         lines.append(f"Not managed by lorainfra (left alone): {len(plan.unmanaged)}")

@@ -19,6 +19,7 @@ from lorainfra.config import checks, settings
 from lorainfra.config.decl import Decl
 from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Lifecycle, Resource, frozen_mapping
+from lorainfra.config.moves import collect_moves
 from lorainfra.config.schema import load_schema, schema_diagnostics
 from lorainfra.config.yamlsource import Document, decode, parse_yaml
 from lorainfra.errors import ConfigError, Diagnostic, Span
@@ -232,6 +233,7 @@ def _resource(decl: Decl, depends_on: list[Address]) -> Resource:
         depends_on=tuple(sorted(set(depends_on))),
         attribute_spans=frozen_mapping(spans),
         lifecycle=Lifecycle(prevent_destroy=decl.get("lifecycle", "prevent_destroy") is True,
+                            adopt=decl.get("lifecycle", "adopt") is not False,
                             ignore_changes=tuple(ignored)),
     )
 
@@ -293,6 +295,8 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     if complete:
         diagnostics += checks.check_limits(ctx)
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})
+    moves, problems = collect_moves(docs, declared, complete)
+    diagnostics += problems
     if main is None or any(d.severity == "error" for d in diagnostics):
         raise ConfigError(sorted(set(diagnostics)))
     resources = {address: _resource(declared[address], dependencies[address])
@@ -305,4 +309,5 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
         files=tuple(names),
         digest=_digest(blobs),
         warnings=tuple(sorted(set(diagnostics))),
+        moves=moves,
     )

@@ -63,6 +63,7 @@ class Lifecycle:
     """Per-resource lifecycle rules."""
 
     prevent_destroy: bool = False
+    adopt: bool = True  # false: a live object the state does not know is a plan error, never adopted
     ignore_changes: tuple[str, ...] = ()  # attribute names (see lorainfra.kinds)
 
 
@@ -93,6 +94,15 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class Move:
+    """A ``moved:`` entry (``to`` is set) or a ``removed:`` entry (``to`` is None): state only, never live."""
+
+    source: Address
+    to: Address | None
+    span: Span
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole validated config folder."""
 
@@ -103,6 +113,7 @@ class Config:
     files: tuple[str, ...] = ()  # config files read, relative to root, sorted
     digest: str = ""  # sha256 over the config files' bytes (name + content), for saved plans
     warnings: tuple[Diagnostic, ...] = ()  # diagnostics of severity "warning": reported, not blocking
+    moves: tuple[Move, ...] = ()  # moved: and removed: entries, in file order
 
     def resource(self, address: Address) -> Resource:
         return self.resources[address]

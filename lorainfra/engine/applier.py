@@ -265,7 +265,7 @@ class Applier:
                 raise OperationError(change.address, "delete", exc.message) from exc
             async with slot.lent():
                 await self._poll_until_gone(change, kind, name)
-        await self.journal.commit(lambda s: s.without_resource(change.address))
+        await self.journal.commit(lambda s: _without_object(s, change.address, name))
 
     # ------------------------------------------------------------------ waiting
     async def _wait(self, change: Change, slot: Slot, name: str, kind: Kind) -> RemoteObject:
@@ -310,6 +310,14 @@ class Applier:
             if elapsed > kind.ready_timeout:
                 raise OperationError(change.address, "delete", f"timed out after {kind.ready_timeout:.0f}s; {name} is {obj.state}")
             await asyncio.sleep(self._pause(elapsed))
+
+
+def _without_object(state: State, address: str, name: str) -> State:
+    """Forget ``address`` unless it already records another object (a replacement created first)."""
+    recorded = state.resources.get(address)
+    if recorded is not None and name and recorded.remote_name != name:
+        return state
+    return state.without_resource(address)
 
 
 def _reason(exc: BaseException | None) -> str:

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.config.model import Config, Limits
+from lorainfra.config.hints import did_you_mean, join_hint
+from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
-from lorainfra.errors import ApiError, Diagnostic, LorainfraError, StateError
+from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateError
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.registry import kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
@@ -20,6 +21,7 @@ from lorainfra.plan.lifecycle import prevent_destroy_violations
 from lorainfra.plan.model import Action, Change, Fingerprint, Plan
 from lorainfra.providers.base import Provider
 from lorainfra.state.model import ResourceState, State
+from lorainfra.state.ops import state_mv, state_rm
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,75 @@ def reconcile(state: State, observed: Observed) -> tuple[State, tuple[str, ...]]
         elif op.operation == "create":
             notes.append(f"{address}: an interrupted create never reached the account; it will be created")
     return state, tuple(notes)
+
+
+def apply_moves(state: State, moves: Iterable[Move]) -> tuple[State, tuple[str, ...], list[Diagnostic]]:
+    """Carry out ``moved:`` / ``removed:`` entries on the state (never on a live object).
+
+    An entry whose source is no longer in the state was already carried out (nothing to do)."""
+    notes: list[str] = []
+    errors: list[Diagnostic] = []
+    for move in moves:
+        source = str(move.source)
+        if source not in state.resources and source not in state.pending:
+            continue
+        if move.to is None:
+            state = state_rm(state, source)
+            notes.append(f"{source}: forgotten (removed block); its live object is left as it is")
+            continue
+        try:
+            state = state_mv(state, source, str(move.to))
+        except StateError as exc:
+            errors.append(Diagnostic(move.span, str(exc), "remove the moved entry once the move is no longer wanted"))
+            continue
+        notes.append(f"{source} has moved to {move.to} (moved block): the state follows; no live object is touched")
+    return state, tuple(notes), errors
+
+
+def one_fate(changes: Iterable[Change], resources: Mapping[Address, Resource]) -> list[Diagnostic]:
+    """A plan never both adopts and destroys one live object: that shape is a rename (say so)."""
+    deleted = {c.remote_name: c.address for c in changes if c.action is Action.DELETE and c.remote_name}
+    out = []
+    for change in changes:
+        if change.address in deleted.values() or change.remote_name not in deleted or not change.adopts:
+            continue
+        old = deleted[change.remote_name]
+        resource = resources.get(Address.parse(change.address))
+        out.append(Diagnostic(
+            resource.span if resource else Span(""),
+            f"{change.address} would adopt {change.remote_name} while {old} destroys it: this looks like a rename",
+            f"add to the config: moved: [{{from: {old}, to: {change.address}}}]", address=change.address))
+    return out
+
+
+def adoption_refused(changes: Iterable[Change], resources: Mapping[Address, Resource]) -> list[Diagnostic]:
+    """``lifecycle.adopt: false``: adopting a live object is an error, at the declaration."""
+    out = []
+    for change in changes:
+        resource = resources.get(Address.parse(change.address)) if change.adopts else None
+        if resource is not None and not resource.lifecycle.adopt:
+            out.append(Diagnostic(
+                resource.span,
+                f"{change.address}: {change.remote_name} exists live but not in the state, and lifecycle.adopt is false",
+                f"delete the live object, import it deliberately (lorainfra import {change.address} ...), "
+                "or allow adoption", address=change.address))
+    return out
+
+
+def unknown_addresses(options: PlanOptions, config: Config, state: State) -> list[Diagnostic]:
+    """--target / --replace addresses that neither the config nor the state knows (with "did you mean")."""
+    known = sorted({str(a) for a in config.resources} | set(state.resources))
+    out = []
+    for flag, given in (("--target", options.targets), ("--replace", options.replace)):
+        for address in sorted(given):
+            if address in known:
+                continue
+            listing = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+            out.append(Diagnostic(
+                Span(flag), f"{flag} {address}: no such resource in the config or the state",
+                join_hint(did_you_mean(address, known), f"known addresses: {listing}" if known else
+                          "nothing is declared or managed yet")))
+    return out
 
 
 def _with_dependencies(targets: Iterable[str], changes: dict[str, Change]) -> set[str]:
@@ -164,6 +235,8 @@ async def make_plan(
     state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
     observed = await refresh(provider, sink)
     state, notes = reconcile(state, observed)
+    state, moved_notes, move_errors = apply_moves(state, config.moves)
+    notes += moved_notes
     for note in notes:
         sink.emit(Note(note))
     changes = diff(
@@ -177,7 +250,9 @@ async def make_plan(
         keep |= {c.address for c in changes if c.action in (Action.DELETE, Action.REPLACE)
                  and set(c.depends_on) & keep}
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
-    errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources)
+    errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
+    errors += unknown_addresses(options, config, state)
+    errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources)
     if options.check_remote and not options.destroy:
         try:
             found = await _check_creates(config, provider, changes)
@@ -200,6 +275,7 @@ async def make_plan(
         errors=tuple(sorted(errors)),
         observed_digests=frozen_mapping(digests),
         destroy=options.destroy,
+        targets=tuple(sorted(options.targets)),
     )
     return Planned(plan, state, observed, notes)
 

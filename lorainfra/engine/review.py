@@ -6,6 +6,7 @@ from lorainfra.config.model import Config, Resource
 from lorainfra.engine.events import EventSink
 from lorainfra.engine.planner import check_state_addresses, reconcile, refresh
 from lorainfra.errors import LorainfraError
+from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.registry import kind_of
 from lorainfra.plan.diff import drift
 from lorainfra.plan.model import DriftItem
@@ -45,6 +46,8 @@ async def import_object(provider: Provider, state: State, resource: Resource, re
     taken = [a for a, r in state.resources.items() if r.remote_name == obj.name]
     if taken:
         raise LorainfraError(f"{obj.name} is already managed as {taken[0]}")
-    entry = ResourceState(key, kind.name, obj.name, obj.attributes,
+    # what the config sets, as an apply records it (a key removed from the config later is then reset)
+    applied = {k: v for k, v in obj.attributes.items() if k in resource.attributes}
+    entry = ResourceState(key, kind.name, obj.name, frozen_mapping(applied),
                           tuple(str(d) for d in resource.depends_on), obj.digest)
     return state.with_resource(entry)

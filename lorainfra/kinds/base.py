@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -23,6 +24,13 @@ from lorainfra.live import ModelInfo, Observed, RemoteObject
 
 FAILED = "FAILED"
 DELETED = "DELETED"
+
+
+class Replacement(StrEnum):
+    """How a kind's object is replaced: the new one first (two copies may live at once), or the old one first."""
+
+    CREATE_BEFORE_DESTROY = "create_before_destroy"
+    DESTROY_BEFORE_CREATE = "destroy_before_create"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class AttributeSpec:
     default: object = None
     # compared by prefix (the server stores a resolved version name under the requested one)
     prefix_match: bool = False
+    # removed from the config: True = apply resets it (the update mask names it, the body leaves it
+    # out, the server returns to its default); False = Fireworks cannot reset it, the live value stays
+    resettable: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,8 @@ class Kind:
     ready_timeout: float  # seconds to wait for ready_state (and for gone after a delete)
     create_verb: str = "create"  # operation named in a failed create ("load" for a LoRA)
     settle_after_create: bool = False  # re-PATCH attributes an adopted object has differently
+    # whether two copies may live at once during a replacement (a deployment's name is its ID: it may not)
+    replacement: Replacement = Replacement.DESTROY_BEFORE_CREATE
 
     # ------------------------------------------------------------------ attributes
     def spec(self, name: str) -> AttributeSpec | None:
@@ -305,6 +318,29 @@ class Kind:
     def prerequisites(self, attributes: Mapping[str, Any]) -> tuple[Address, ...]:
         """Resources that must be ready before a create is sent (even when this run does not touch them)."""
         return ()
+
+    def create_first_blocker(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], observed: Observed
+    ) -> str:
+        """Why this replacement cannot load the new copy before the old one goes ("" when it can).
+
+        ``before`` is the live object's attributes, ``after`` the desired ones.
+        """
+        if self.replacement is Replacement.DESTROY_BEFORE_CREATE:
+            return f"its {self.noun} names one live object, which cannot exist twice"
+        return ""
+
+    def rename_problem(self, old: str, new: str) -> tuple[str, str]:
+        """(why, what to do) when renaming ``old`` to ``new`` in the state would point at another live
+        object (the name is the ID the server knows it by); ("", "") when a rename touches nothing."""
+        old_id = self.remote_id(old)
+        if not old_id or old_id == self.remote_id(new):
+            return "", ""
+        return (f"cannot move {self.name}.{old} to {self.name}.{new}: a {self.name}'s name is its Fireworks "
+                f"{self.noun}, so {self.name}.{new} would be another object ({self.remote_id(new)}), which the "
+                f"live {old_id} cannot become",
+                f"keep the name {old!r} (display_name changes what people see), or declare {self.name}.{new} "
+                f"beside it, move what uses {self.name}.{old} to it, then remove {self.name}.{old}")
 
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: {name} already exists (an earlier attempt?); adopting it"

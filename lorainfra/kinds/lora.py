@@ -13,7 +13,7 @@ from lorainfra.config.hints import did_you_mean, join_hint, short
 from lorainfra.config.model import Resource
 from lorainfra.errors import Diagnostic, Span
 from lorainfra.frozen import frozen_mapping
-from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, Lookup, RemoteChecks
+from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, Lookup, RemoteChecks, Replacement
 from lorainfra.kinds.deployment import DEPLOYMENT
 from lorainfra.live import Observed, RemoteObject
 
@@ -267,6 +267,22 @@ class LoraKind(Kind):
         dep_id = str(attributes.get("deployment") or "")
         return (Address(DEPLOYMENT.name, dep_id),) if dep_id else ()
 
+    def create_first_blocker(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], observed: Observed
+    ) -> str:
+        """The same model cannot be loaded twice on one target, and a deployment holds at most 100 LoRAs."""
+        new = identity_key(after)
+        if identity_key(before) == new:
+            where = f"deployment.{new[1]}" if new[1] else "serverless"
+            return f"the same model on {where} cannot be loaded twice"
+        _, deployment, serverless = new
+        if deployment and not serverless:
+            loaded = sum(1 for o in observed.objects.values()
+                         if o.kind == self.name and not o.gone and identity_key(o.attributes)[1] == deployment)
+            if loaded >= MAX_LORAS_PER_DEPLOYMENT:
+                return f"deployment.{deployment} already holds {loaded} LoRAs (at most {MAX_LORAS_PER_DEPLOYMENT})"
+        return ""
+
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: already loaded as {name}; adopting it"
 
@@ -282,4 +298,6 @@ LORA = LoraKind(
     gone_states=frozenset({"UNDEPLOYING"}),
     ready_timeout=1800.0,
     create_verb="load",
+    # a new version or target is loaded and DEPLOYED before the old copy is unloaded: no gap
+    replacement=Replacement.CREATE_BEFORE_DESTROY,
 )

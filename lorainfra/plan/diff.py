@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace as evolve
 from typing import Any
 
 from lorainfra.addresses import Address
@@ -56,6 +57,20 @@ def attribute_changes(
     return tuple(changes)
 
 
+def removed_attributes(
+    kind: str, desired: Mapping[str, Any], applied: Mapping[str, Any], live: Mapping[str, Any], ignore: Iterable[str] = ()
+) -> tuple[AttributeChange, ...]:
+    """Attributes the last apply set that the config no longer sets, still set live: reset to the
+    server's default (a resettable attribute; one with a known default already diffs against it)."""
+    ignored = set(ignore)
+    return tuple(
+        AttributeChange(spec.name, live[spec.name], None, spec.forces_replacement, reset=True)
+        for spec in kind_of(kind).attributes
+        if spec.resettable and spec.default is None and spec.name not in desired and spec.name not in ignored
+        and spec.name in applied and live.get(spec.name) is not None
+    )
+
+
 def remote_name_for(resource: Resource, state: State, observed: Observed, account: str) -> str:
     """The live object this desired resource is (or would be): recorded, found by identity, or named by us."""
     managed = state.resources.get(str(resource.address))
@@ -107,6 +122,40 @@ def _alive(obj: RemoteObject | None) -> bool:
     return obj is not None and not obj.gone
 
 
+def _replacement_order(
+    key: str, kind: str, before: Mapping[str, Any], after: Mapping[str, Any], deps: Iterable[str],
+    changes: Mapping[str, Change], observed: Observed,
+) -> tuple[bool, str]:
+    """(create first?, the gap when not): the kind decides, and a dependency destroyed first forces the
+    old order too (the new object could only be created once the dependency's old object is gone)."""
+    spec = kind_of(kind)
+    first = [d for d in deps if d in changes and changes[d].action is Action.REPLACE and not changes[d].create_first]
+    blocker = (f"{first[0]} is destroyed before it is created again" if first
+               else spec.create_first_blocker(before, after, observed))
+    if not blocker:
+        return True, ""
+    return False, (f"destroy then create, because {blocker}: {key} is unavailable from the delete "
+                   f"until the new one is {spec.ready_state}")
+
+
+def _dark_dependents(changes: dict[str, Change]) -> None:
+    """A replacement destroyed first names the dependents replaced with it (unavailable meanwhile)."""
+    replaced_with: dict[str, list[str]] = {}
+    for change in changes.values():
+        if change.action is Action.REPLACE:
+            for dep in change.depends_on:
+                replaced_with.setdefault(dep, []).append(change.address)
+    for key, change in list(changes.items()):
+        if change.action is not Action.REPLACE or change.create_first:
+            continue
+        dark = sorted(replaced_with.get(key, ()))
+        if dark:
+            states = "/".join(sorted({kind_of(changes[a].kind).ready_state for a in dark}))
+            note = (f"these go dark with it until it is {kind_of(change.kind).ready_state} and they are {states} "
+                    f"again: {', '.join(dark)}")
+            changes[key] = evolve(change, gap=f"{change.gap}; {note}" if change.gap else note)
+
+
 def diff(
     desired: Mapping[Address, Resource],
     state: State,
@@ -133,6 +182,9 @@ def diff(
             continue
         assert live is not None
         attrs = attribute_changes(resource.kind, resource.attributes, live.attributes, resource.lifecycle.ignore_changes)
+        if key in state.resources:
+            attrs += removed_attributes(resource.kind, resource.attributes, state.resources[key].attributes,
+                                        live.attributes, resource.lifecycle.ignore_changes)
         action, reason = Action.NOOP, ""
         if attrs:
             action = Action.REPLACE if any(a.forces_replacement for a in attrs) else Action.UPDATE
@@ -145,12 +197,21 @@ def diff(
             action, reason = Action.REPLACE, f"{replaced_deps[0]} is replaced"
         if key in forced:
             action, reason = Action.REPLACE, "replacement requested with --replace"
-        if key not in state.resources and action is Action.NOOP:
+        adopts = key not in state.resources
+        if adopts and action is Action.NOOP:
             reason = "exists live but not in state: apply adopts it"
             action = Action.CREATE
+        elif adopts:  # adopting an object that differs from the config is always called out
+            then = "updates it in place" if action is Action.UPDATE else "replaces it"
+            reason = f"{live.name} exists live but not in state and differs: apply adopts it, then {then}" + (
+                f" ({reason})" if reason else "")
+        create_first, gap = False, ""
+        if action is Action.REPLACE:
+            create_first, gap = _replacement_order(key, resource.kind, live.attributes, after, deps, changes, observed)
         changes[key] = Change(
             key, resource.kind, action, attrs, before=dict(live.attributes), after=after,
-            remote_name=live.name, depends_on=deps, reason=reason,
+            remote_name=live.name, depends_on=deps, reason=reason, create_first=create_first, gap=gap,
+            adopts=adopts,
         )
     for key, managed in state.resources.items():
         if key in changes or Address.parse(key) in wanted:
@@ -163,6 +224,7 @@ def diff(
             depends_on=managed.dependencies,
             reason="" if _alive(live) else "already gone: only forgotten",
         )
+    _dark_dependents(changes)
     return tuple(changes[k] for k in sorted(changes))
 
 

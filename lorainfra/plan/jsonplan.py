@@ -11,7 +11,7 @@ from lorainfra.frozen import frozen_mapping
 from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem, Fingerprint, Plan
 
 # major.minor: additive changes bump the minor; readers accept any minor of their major
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 _ACTIONS = {
     Action.NOOP: ["no-op"],
     Action.CREATE: ["create"],
@@ -34,18 +34,22 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "address": change.address,
         "kind": change.kind,
         "action": change.action.value,
-        "actions": _ACTIONS[change.action],
+        "actions": ["create", "delete"] if change.action is Action.REPLACE and change.create_first
+        else _ACTIONS[change.action],
         "before": _plain(change.before) if change.before is not None else None,
         "after": _plain(change.after) if change.after is not None else None,
         "attributes": [
             {"name": a.name, "before": _plain(a.before), "after": _plain(a.after),
-             "forces_replacement": a.forces_replacement}
+             "forces_replacement": a.forces_replacement, "reset": a.reset}
             for a in change.attributes
         ],
         "replace_paths": list(change.replace_paths),
         "remote_name": change.remote_name,
         "depends_on": list(change.depends_on),
         "reason": change.reason,
+        "create_before_destroy": change.create_first,
+        "gap": change.gap,
+        "adopts": change.adopts,
     }
 
 
@@ -82,6 +86,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             for e in plan.errors
         ],
         "observed_digests": dict(sorted(plan.observed_digests.items())),
+        "targets": list(plan.targets),
     }
 
 
@@ -101,7 +106,8 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             kind=c["kind"],
             action=Action(c["action"]),
             attributes=tuple(
-                AttributeChange(a["name"], a["before"], a["after"], bool(a["forces_replacement"]))
+                AttributeChange(a["name"], a["before"], a["after"], bool(a["forces_replacement"]),
+                                bool(a.get("reset", False)))
                 for a in c.get("attributes", [])
             ),
             before=frozen_mapping(c["before"]) if c.get("before") is not None else None,
@@ -109,6 +115,9 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             remote_name=c.get("remote_name", ""),
             depends_on=tuple(c.get("depends_on", [])),
             reason=c.get("reason", ""),
+            create_first=bool(c.get("create_before_destroy", False)),
+            gap=str(c.get("gap", "")),
+            adopts=bool(c.get("adopts", False)),
         )
         for c in data["changes"]
     )
@@ -123,4 +132,5 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
                      for e in data.get("errors", [])),
         observed_digests=frozen_mapping(data.get("observed_digests", {})),
         destroy=bool(data.get("destroy", False)),
+        targets=tuple(str(t) for t in data.get("targets", [])),
     )

@@ -33,6 +33,7 @@ class AttributeChange:
     before: Any
     after: Any
     forces_replacement: bool = False
+    reset: bool = False  # removed from the config: back to the server's default (``after`` is None)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,14 @@ class Change:
     remote_name: str = ""  # live object, when there is one
     depends_on: tuple[str, ...] = ()
     reason: str = ""  # display only; never branched on
+    # a replacement that loads the new object before the old one goes (else the old one goes first)
+    create_first: bool = False
+    gap: str = ""  # display only: why a replacement is not create-first, and what is unserved meanwhile
+    adopts: bool = False  # the live object exists but the state does not know it: apply takes it over
+
+    @property
+    def symbol(self) -> str:
+        return "+/-" if self.action is Action.REPLACE and self.create_first else self.action.symbol
 
     @property
     def replace_paths(self) -> tuple[str, ...]:
@@ -86,6 +95,7 @@ class Plan:
     errors: tuple[Diagnostic, ...] = ()
     observed_digests: Mapping[str, str] = field(default_factory=frozen_mapping)
     destroy: bool = False
+    targets: tuple[str, ...] = ()  # --target addresses: a partial plan (said in a banner, kept in saved plans)
 
     @property
     def actionable(self) -> tuple[Change, ...]:

@@ -1,7 +1,8 @@
 """Steps: the operations that carry out a plan and what each waits for (pure; built without side effects).
 
 A plan's change becomes one or two steps: a create or an update, and a delete for a delete or a
-replace (the create of a replacement waits for the delete of the old object). Creates and updates
+replace (the create of a replacement waits for the delete of the old object, or, create-before-destroy,
+the delete of the old object waits for the new one to be ready). Creates and updates
 follow the plan's dependencies; deletes go the other way (a LoRA is unloaded before its deployment
 is deleted). Built in time linear in the changes and their dependencies.
 """
@@ -59,7 +60,9 @@ def build_steps(plan: Plan, state: State) -> dict[Step, tuple[Step, ...]]:
         if change.action in (Action.CREATE, Action.UPDATE, Action.REPLACE):
             forward[address] = Step(Op.UPDATE if change.action is Action.UPDATE else Op.CREATE, address)
             after[forward[address]] = set()
-            if address in deletes:
+            if address in deletes and change.create_first:
+                after[deletes[address]].add(forward[address])  # the old object goes once the new one is ready
+            elif address in deletes:
                 after[forward[address]].add(deletes[address])
     for address, step in forward.items():
         for dep in changes[address].depends_on:

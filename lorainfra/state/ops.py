@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from lorainfra.addresses import Address
 from lorainfra.config.model import frozen_mapping
 from lorainfra.errors import StateError
+from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.state.backend import StateBackend, Version
 from lorainfra.state.model import PendingOp, ResourceState, State
 
@@ -26,10 +27,15 @@ def _rename(deps: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
 
 
 def state_mv(state: State, old: str, new: str) -> State:
-    """Rename a managed resource (and every recorded dependency on it); the live object is untouched."""
+    """Rename a managed resource (and every recorded dependency on it); the live object is untouched.
+
+    Refused when the new name would be another live object (a deployment's name is its ID)."""
     src, dst = _address(old), _address(new)
     if src.kind != dst.kind:
         raise StateError(f"cannot move {old} to {new}: a {src.kind} cannot become a {dst.kind}")
+    why, what = kind_of(src.kind).rename_problem(src.name, dst.name) if src.kind in KINDS else ("", "")
+    if why:
+        raise StateError(f"{why}; {what}")
     if old not in state.resources and old not in state.pending:
         raise StateError(f"{old} is not in the state")
     if new in state.resources or new in state.pending:

@@ -17,9 +17,10 @@ def test_state_commands_accept_the_folder_positionally(quickstart: Path, tmp_pat
     assert cli("state", "show", "deployment.sql-helper", q).code == 0
     assert cli("state", "history", q).out.count("\n") >= 1
     assert cli("state", "pull", q).out == cli("state", "pull", "--dir", q).out
-    assert cli("state", "mv", "deployment.sql-helper", "deployment.sql-merged", q).code == 0
-    assert "deployment.sql-merged" in cli("state", "list", q).out
-    assert cli("state", "rm", "deployment.sql-merged", q).code == 0
+    refused = cli("state", "mv", "deployment.sql-helper", "deployment.sql-merged", q)
+    assert refused.code == 1 and "name is its Fireworks deployment ID" in refused.err, refused
+    assert "Traceback" not in refused.err
+    assert cli("state", "rm", "deployment.sql-helper", q).code == 0
     assert cli("state", "list", q).out.strip() == ""
 
 

@@ -20,16 +20,25 @@ from lorainfra.state.ops import check_push, migrate, state_mv, state_rm
 # -- mv / rm --
 
 
-def test_mv_renames_resource_and_dependencies() -> None:
+def test_mv_renames_a_lora_and_leaves_the_rest() -> None:
     state = sample_state()
-    moved = state_mv(state, "deployment.shared-base", "deployment.base")
-    assert "deployment.shared-base" not in moved.resources
-    assert moved.resources["deployment.base"].address == "deployment.base"
-    assert moved.resources["deployment.base"].remote_name == "accounts/acme/deployments/shared-base"
-    assert moved.resources["lora.support-bot"].dependencies == ("deployment.base",)
-    assert moved.pending["lora.faq-bot"].dependencies == ("deployment.base",)
-    assert state.resources["lora.support-bot"].dependencies == ("deployment.shared-base",)  # unchanged
+    moved = state_mv(state, "lora.support-bot", "lora.support")
+    assert "lora.support-bot" not in moved.resources
+    assert moved.resources["lora.support"].address == "lora.support"
+    assert moved.resources["lora.support"].remote_name == "accounts/acme/deployedModels/support-bot-x1"
+    assert moved.resources["lora.support"].dependencies == ("deployment.shared-base",)
+    assert "lora.support-bot" in state.resources  # unchanged
     assert moved.serial == state.serial and moved.lineage == state.lineage
+
+
+def test_mv_refuses_to_change_a_deployments_id() -> None:
+    # issue 12 point 3: the name is the Fireworks ID; the next apply unloaded its LoRAs and failed
+    with pytest.raises(StateError) as caught:
+        state_mv(sample_state(), "deployment.shared-base", "deployment.base")
+    message = str(caught.value)
+    assert "a deployment's name is its Fireworks deployment ID" in message
+    assert "deployment.base would be another object (base)" in message
+    assert "keep the name 'shared-base'" in message and "then remove deployment.shared-base" in message
 
 
 def test_mv_moves_a_pending_op() -> None:

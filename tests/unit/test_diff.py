@@ -230,3 +230,62 @@ def test_display_name_and_description_are_compared_only_when_set() -> None:
                    observed(live_of(D, DLIVE, "READY", display_name="Llama base", description="filled in")), ACCT)
     assert [c.action for c in changes] == [Action.NOOP]
     assert "display_name" not in kind_of("deployment").from_wire({"name": DLIVE}, account=ACCT).attributes
+
+
+# ---------------------------------------------------------------- replacement order (issue 12, point 1)
+def _replace_order(desired: dict[Address, Resource], st: State, live: Observed) -> dict[str, tuple[bool, str]]:
+    return {c.address: (c.create_first, c.gap) for c in diff(desired, st, live, ACCT) if c.action is Action.REPLACE}
+
+
+def test_lora_version_bump_is_created_before_the_old_copy_is_unloaded() -> None:
+    bumped = lora(model=f"accounts/{ACCT}/models/bot-v2")
+    got = _replace_order({D.address: D, L.address: bumped}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
+                         observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED")))
+    assert got == {"lora.bot": (True, "")}
+
+
+def test_lora_move_to_another_deployment_is_created_first() -> None:
+    other = deployment("other")
+    moved = lora(dep="other")
+    got = _replace_order(
+        {D.address: D, other.address: other, L.address: moved}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
+        observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED")))
+    assert got == {"lora.bot": (True, "")}
+
+
+def test_same_model_on_the_same_deployment_falls_back_to_destroy_first_and_says_the_gap() -> None:
+    # a failed load is replaced by the same model on the same deployment: it cannot be loaded twice
+    failed = kind_of("lora").observe(LLIVE, "STATE_UNSPECIFIED", L.attributes, status_message="failed to load")
+    got = _replace_order({D.address: D, L.address: L}, state_with(managed(D, DLIVE), managed(L, LLIVE)),
+                         observed(live_of(D, DLIVE, "READY"), failed))
+    create_first, gap = got["lora.bot"]
+    assert create_first is False
+    assert "the same model on deployment.base cannot be loaded twice" in gap
+    assert "lora.bot is unavailable from the delete until the new one is DEPLOYED" in gap
+
+
+def test_a_full_target_deployment_falls_back_to_destroy_first() -> None:
+    other = deployment("other")
+    full = [live_of(lora(f"x{i}", dep="other"), f"accounts/{ACCT}/deployedModels/f{i}", "DEPLOYED") for i in range(100)]
+    got = _replace_order(
+        {D.address: D, other.address: other, L.address: lora(dep="other")},
+        state_with(managed(D, DLIVE), managed(L, LLIVE)),
+        observed(live_of(D, DLIVE, "READY"), live_of(other, dep_name("other"), "READY"),
+                 live_of(L, LLIVE, "DEPLOYED"), *full))
+    assert got["lora.bot"][0] is False
+    assert "deployment.other already holds 100 LoRAs (at most 100)" in got["lora.bot"][1]
+
+
+def test_a_deployment_replacement_names_the_loras_that_go_dark_with_it() -> None:
+    L2 = lora("bot2")
+    L2LIVE = f"accounts/{ACCT}/deployedModels/x2"
+    got = _replace_order(
+        {D.address: deployment(base_model="accounts/fireworks/models/other"), L.address: L, L2.address: L2},
+        state_with(managed(D, DLIVE), managed(L, LLIVE), managed(L2, L2LIVE)),
+        observed(live_of(D, DLIVE, "READY"), live_of(L, LLIVE, "DEPLOYED"), live_of(L2, L2LIVE, "DEPLOYED")))
+    dep_first, dep_gap = got["deployment.base"]
+    assert dep_first is False
+    assert dep_gap.endswith("these go dark with it until it is READY and they are DEPLOYED again: lora.bot, lora.bot2")
+    assert "deployment ID names one live object" in dep_gap
+    # its LoRAs cannot be loaded before the new deployment exists: destroyed first too, and said why
+    assert got["lora.bot"][0] is False and "deployment.base is destroyed before it is created again" in got["lora.bot"][1]

@@ -37,6 +37,15 @@ def steps_of(changes: list[Change], *entries: ResourceState) -> dict[tuple[str, 
      {(C, "deployment.a"): [], (C, "lora.l"): [(C, "deployment.a")]}),
     # update in place; a dependency not in the plan is not waited for
     ([change("lora.l", Action.UPDATE, "deployment.a")], (), {(U, "lora.l"): []}),
+    # create before destroy (a LoRA's default): the old object is deleted once the new one is ready
+    ([replace(change("lora.l", Action.REPLACE), create_first=True)], (),
+     {(C, "lora.l"): [], (D, "lora.l"): [(C, "lora.l")]}),
+    # a LoRA moved (created first) off a deployment that is deleted: load, unload, then delete
+    ([replace(change("lora.l", Action.REPLACE, "deployment.b"), create_first=True),
+      change("deployment.a", Action.DELETE), change("deployment.b", Action.CREATE)],
+     (recorded("lora.l", "deployment.a"),),
+     {(C, "deployment.b"): [], (C, "lora.l"): [(C, "deployment.b")], (D, "lora.l"): [(C, "lora.l")],
+      (D, "deployment.a"): [(D, "lora.l")]}),
     # replace: the new object is created after the old one is deleted
     ([change("deployment.a", Action.REPLACE)], (), {(D, "deployment.a"): [], (C, "deployment.a"): [(D, "deployment.a")]}),
     # a replaced deployment with its LoRA replaced too: unload, delete, create, load

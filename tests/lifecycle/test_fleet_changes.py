@@ -1,0 +1,197 @@
+"""Changing a running fleet (issue 12): each test is one of the issue's numbered points, against the
+in-process emulator, failing on the code before the fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lorainfra.cli.render import render_plan
+from lorainfra.config.loader import load_config
+from lorainfra.errors import ConfigError
+from lorainfra.plan.model import Action
+from tests.e2e.helpers import cli
+from tests.lifecycle.test_lifecycle import apply, live_objects, plan
+
+
+def rename_faq_bot(folder: Path, moved: str = "") -> None:
+    loras = folder / "loras.yaml"
+    loras.write_text(loras.read_text().replace("  faq-bot:\n", "  faq:\n") + moved)
+
+
+# ---------------------------------------------------------------- point 1: LoRA replacement without an outage
+def test_point1_a_version_bump_loads_the_new_copy_before_unloading_the_old(quickstart: Path) -> None:
+    seed = quickstart / "models.json"
+    seed.write_text(json.dumps({"models": [
+        {"name": "accounts/quickstart/models/faq-bot-v2", "kind": "HF_PEFT_ADDON", "state": "READY",
+         "peftDetails": {"baseModel": "accounts/fireworks/models/llama-v3p1-8b-instruct", "r": 8,
+                         "targetModules": ["q_proj", "v_proj"]}}]}))
+    cfg = quickstart / "lorainfra.yaml"
+    cfg.write_text(cfg.read_text().replace("  emulator:\n", "  emulator:\n    seed: models.json\n"))
+    assert apply(quickstart).ok
+    loras = quickstart / "loras.yaml"
+    loras.write_text(loras.read_text().replace("faq-bot-v1", "faq-bot-v2"))
+    planned = plan(quickstart)
+    (change,) = [c for c in planned.plan.actionable if c.address == "lora.faq-bot"]
+    assert change.action is Action.REPLACE and change.create_first and change.gap == ""
+    text = render_plan(planned.plan)
+    assert '+/- lora "faq-bot"' in text and "create before destroy" in text
+    old = change.remote_name
+    result = apply(quickstart)
+    assert result.ok, (result.failed, result.skipped)
+    # the create ran (and finished) before the delete: the journal recorded the new object, the delete
+    # of the old one did not forget it
+    recorded = result.state.resources["lora.faq-bot"]
+    assert recorded.remote_name != old and recorded.attributes["model"] == "accounts/quickstart/models/faq-bot-v2"
+    assert old not in live_objects(quickstart)
+    assert plan(quickstart).plan.has_changes is False
+
+
+# ---------------------------------------------------------------- point 2: a rename
+def test_point2_a_rename_without_a_moved_block_stops_with_the_hint(quickstart: Path) -> None:
+    assert apply(quickstart).ok
+    before = live_objects(quickstart)
+    rename_faq_bot(quickstart)
+    planned = plan(quickstart)
+    (error,) = planned.plan.errors
+    assert "lora.faq would adopt" in error.message and "while lora.faq-bot destroys it: this looks like a rename" in error.message
+    assert error.hint == "add to the config: moved: [{from: lora.faq-bot, to: lora.faq}]"
+    assert live_objects(quickstart) == before
+
+
+def test_point2_a_moved_block_renames_in_the_state_and_touches_no_live_object(quickstart: Path) -> None:
+    first = apply(quickstart)
+    old = first.state.resources["lora.faq-bot"]
+    before = live_objects(quickstart)
+    rename_faq_bot(quickstart, "\nmoved:\n  - {from: lora.faq-bot, to: lora.faq}\n")
+    planned = plan(quickstart)
+    assert planned.plan.errors == () and planned.plan.has_changes is False
+    assert "lora.faq-bot has moved to lora.faq (moved block): the state follows; no live object is touched" in planned.notes
+    result = apply(quickstart)
+    assert result.ok and "lora.faq-bot" not in result.state.resources
+    assert result.state.resources["lora.faq"].remote_name == old.remote_name
+    assert live_objects(quickstart) == before
+    again = plan(quickstart)  # the moved block may stay: it was carried out
+    assert again.plan.has_changes is False and again.plan.errors == () and again.notes == ()
+
+
+def test_point2_a_removed_block_forgets_without_unloading(quickstart: Path) -> None:
+    apply(quickstart)
+    before = live_objects(quickstart)
+    loras = quickstart / "loras.yaml"
+    text = loras.read_text()
+    start = text.index("  faq-bot:")
+    end = text.index("\n\n", start)
+    loras.write_text(text[:start] + text[end + 2:] + "\nremoved:\n  - from: lora.faq-bot\n")
+    result = apply(quickstart)
+    assert result.ok and "lora.faq-bot" not in result.state.resources
+    assert live_objects(quickstart) == before  # still loaded, only forgotten
+    assert [c.address for c in plan(quickstart).plan.actionable] == []
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ("moved:\n  - {from: deployment.shared-base, to: deployment.base}\n",
+     "a deployment's name is its Fireworks deployment ID, so deployment.base would be another object (base)"),
+    ("moved:\n  - {from: lora.faq-bot, to: lora.faq}\n", "moved to lora.faq, which is not declared"),
+    ("moved:\n  - {from: lora.support-bot, to: lora.other}\n", "lora.support-bot is still declared at loras.yaml:"),
+    ("moved:\n  - {from: lora.x, to: deployment.base}\n", "a lora cannot become a deployment"),
+    ("removed:\n  - from: lora.other\n", "lora.other is still declared at loras.yaml:"),
+    ("removed:\n  - from: model.x\n", "invalid address 'model.x'"),
+])
+def test_point3_moved_and_removed_blocks_are_checked(quickstart: Path, block: str, message: str) -> None:
+    (quickstart / "moves.yaml").write_text(block)
+    # the source of a move is no longer declared
+    deployments, loras = quickstart / "deployments.yaml", quickstart / "loras.yaml"
+    deployments.write_text(deployments.read_text().replace("  shared-base:\n", "  base:\n"))
+    loras.write_text(loras.read_text().replace("deployment: shared-base", "deployment: base")
+                     .replace("  faq-bot:\n", "  other:\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(quickstart)
+    rendered = [f"{d.span}: {d.message}" for d in caught.value.diagnostics]
+    assert any(message in line and "moves.yaml:2" in line for line in rendered), rendered
+
+
+def test_point3_state_mv_refuses_to_change_a_deployment_id(quickstart: Path) -> None:
+    assert apply(quickstart).ok
+    r = cli("state", "mv", "deployment.shared-base", "deployment.base", "--dir", str(quickstart))
+    assert r.code == 1 and "name is its Fireworks deployment ID" in r.err and "Traceback" not in r.err
+    assert "deployment.shared-base" in cli("state", "list", "--dir", str(quickstart)).out
+
+
+# ---------------------------------------------------------------- point 9: adoption is said
+def test_point9_adopting_a_differing_live_object_is_called_out_and_can_be_refused(quickstart: Path) -> None:
+    assert apply(quickstart).ok
+    assert cli("state", "rm", "deployment.sql-helper", "--dir", str(quickstart)).code == 0
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace("SQL helper (live merge)", "SQL helper v2"))
+    planned = plan(quickstart)
+    (change,) = [c for c in planned.plan.actionable if c.address == "deployment.sql-helper"]
+    assert change.adopts and change.action is Action.UPDATE
+    assert "exists live but not in state and differs: apply adopts it, then updates it in place" in render_plan(planned.plan)
+    deployments.write_text(deployments.read_text().replace(
+        "  sql-helper:\n", "  sql-helper:\n    lifecycle: {adopt: false}\n"))
+    (error,) = plan(quickstart).plan.errors
+    assert "deployment.sql-helper: accounts/quickstart/deployments/sql-helper exists live but not in the state, " \
+           "and lifecycle.adopt is false" in error.message
+    assert error.span.file == "deployments.yaml"
+
+
+# ---------------------------------------------------------------- point 8: targets are checked
+def test_point8_an_unknown_target_or_replace_is_an_error_with_did_you_mean(quickstart: Path) -> None:
+    q = str(quickstart)
+    typo = cli("plan", q, "--target", "deployment.lama-base")
+    assert typo.code == 1 and "No changes" not in typo.out, typo
+    assert "--target deployment.lama-base: no such resource in the config or the state" in typo.err
+    bad = cli("plan", q, "--target", "deployment.shared-bse")
+    assert "did you mean 'deployment.shared-base'?" in bad.err and bad.code == 1
+    rep = cli("plan", q, "--replace", "lora.faq-bt")
+    assert rep.code == 1 and "--replace lora.faq-bt" in rep.err and "did you mean 'lora.faq-bot'?" in rep.err
+    assert "Traceback" not in typo.err + bad.err + rep.err
+
+
+def test_point8_a_targeted_plan_warns_and_a_saved_one_keeps_its_targets(quickstart: Path, tmp_path: Path) -> None:
+    q = str(quickstart)
+    planned = cli("plan", q, "--target", "lora.faq-bot")
+    assert planned.code == 0, planned.err
+    assert planned.out.startswith("Warning: resource targeting is in effect: lora.faq-bot\n"), planned.out
+    saved = tmp_path / "targeted.plan"
+    assert cli("plan", q, "--target", "lora.faq-bot", "--out", str(saved)).code == 0
+    shown = cli("show", str(saved))
+    assert shown.code == 0 and shown.out.startswith("Warning: resource targeting is in effect: lora.faq-bot\n")
+    as_json = json.loads(cli("show", str(saved), "--json").out)
+    assert as_json["targets"] == ["lora.faq-bot"]
+    whole = cli("plan", q)
+    assert "targeting" not in whole.out
+
+
+# ---------------------------------------------------------------- points 4 and 5 of the issue text: removed keys, accelerator <-> shape
+def test_removed_optional_key_is_reset_not_silent(quickstart: Path) -> None:
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace(
+        "    addons: true\n", "    addons: true\n    max_context_length: 4096\n", 1))
+    assert apply(quickstart).ok
+    deployments.write_text(deployments.read_text().replace("    max_context_length: 4096\n", ""))
+    planned = plan(quickstart)
+    (change,) = planned.plan.actionable
+    assert change.action is Action.UPDATE
+    assert [(a.name, a.before, a.reset) for a in change.attributes] == [("max_context_length", 4096, True)]
+    assert "~ max_context_length = 4096 -> (server default)" in render_plan(planned.plan)
+    assert apply(quickstart).ok
+    again = plan(quickstart)
+    assert again.plan.has_changes is False and again.plan.drift == ()
+
+
+def test_switching_accelerator_to_shape_and_back_applies(quickstart: Path) -> None:
+    assert apply(quickstart).ok
+    deployments = quickstart / "deployments.yaml"
+    with_accel = deployments.read_text()
+    deployments.write_text(with_accel.replace("    accelerator: {type: NVIDIA_A100_80GB, count: 1}\n", "    shape: default\n"))
+    to_shape = apply(quickstart)
+    assert to_shape.ok, to_shape.failed
+    assert plan(quickstart).plan.has_changes is False
+    deployments.write_text(with_accel)
+    back = apply(quickstart)
+    assert back.ok, back.failed
+    assert plan(quickstart).plan.has_changes is False
