@@ -91,6 +91,7 @@ class Config:
     files: tuple[str, ...] = ()  # config files read, relative to root, sorted
     digest: str = ""  # sha256 over the config files' bytes (name + content), for saved plans
     warnings: tuple[Diagnostic, ...] = ()  # diagnostics of severity "warning": reported, not blocking
+    environment: str | None = None  # the environment selected (--env), when lorainfra.yaml declares some
 
     def resource(self, address: Address) -> Resource:
         return self.resources[address]
