@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 
 from lorainfra import __version__
-from lorainfra.cli import commands, emulator_cmd, fmt_cmd, graph_cmd, probe_cmd, review_cmds, state_cmds
+from lorainfra.cli import (
+    commands,
+    emulator_cmd,
+    fmt_cmd,
+    graph_cmd,
+    output_cmd,
+    probe_cmd,
+    review_cmds,
+    state_cmds,
+)
 from lorainfra.cli.options import EndpointOpt, GlobalOptions
 from lorainfra.cli.runtime import console
 from lorainfra.config.environments import parse_var_flags
@@ -94,6 +103,7 @@ app.command("force-unlock")(state_cmds.force_unlock)
 app.command("fmt")(fmt_cmd.fmt)
 app.command("graph")(graph_cmd.graph)
 app.command("probe")(probe_cmd.probe)
+app.command("output")(output_cmd.output)
 
 
 _HOISTED = ("--env", "--var")  # global options also accepted after the command (`lorainfra plan --env prod`)

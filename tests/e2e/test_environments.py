@@ -49,6 +49,19 @@ def test_staging_first_then_promote_to_prod(envs: Path) -> None:
     s_lineage = json.loads((envs / ".lorainfra/workspaces/staging/state.json").read_text())["lineage"]
     assert s_lineage != json.loads((envs / ".lorainfra/workspaces/prod/state.json").read_text())["lineage"]
 
+    # what apps call, per environment
+    shown = cli("output", folder, "--env", "staging")
+    assert shown.code == 0, shown.err
+    assert ("lora.support-bot        accounts/acme-models/models/support-bot-v2#accounts/acme-staging/deployments/"
+            "shared-base  (addon)") in shown.out
+    written = cli("--env", "prod", "output", folder, "--json", "--out", str(envs / "prod-outputs.json"))
+    assert written.code == 0, written.err
+    doc = json.loads((envs / "prod-outputs.json").read_text())
+    assert doc == json.loads(written.out) and doc["environment"] == "prod"
+    assert doc["outputs"]["lora.support-bot"]["call"] == (
+        "accounts/acme-models/models/support-bot-v1#accounts/acme-prod/deployments/shared-base")
+    assert doc["outputs"]["deployment.shared-base"]["call"] == "accounts/acme-prod/deployments/shared-base"
+
     # promotion: the bump moves into the shared file, the overlay goes
     loras = envs / "loras.yaml"
     loras.write_text(loras.read_text().replace("support-bot-v1", "support-bot-v2"))
