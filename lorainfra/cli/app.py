@@ -10,9 +10,19 @@ from typing import Annotated
 import typer
 
 from lorainfra import __version__
-from lorainfra.cli import commands, emulator_cmd, fmt_cmd, graph_cmd, probe_cmd, review_cmds, state_cmds
+from lorainfra.cli import (
+    commands,
+    emulator_cmd,
+    fmt_cmd,
+    graph_cmd,
+    output_cmd,
+    probe_cmd,
+    review_cmds,
+    state_cmds,
+)
 from lorainfra.cli.options import EndpointOpt, GlobalOptions
 from lorainfra.cli.runtime import console
+from lorainfra.config.environments import parse_var_flags
 from lorainfra.config.model import DEFAULT_MAX_RPS
 from lorainfra.errors import ConfigError, LorainfraError
 
@@ -46,6 +56,14 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    env: Annotated[
+        str | None, typer.Option("--env", help="The environment to use (also LORAINFRA_ENV), when lorainfra.yaml "
+                                 "declares environments:.")
+    ] = None,
+    var: Annotated[
+        list[str] | None, typer.Option("--var", help="Set a variable: NAME=VALUE (repeatable); wins over the "
+                                       "environment's vars and the default.")
+    ] = None,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (also NO_COLOR=1); accepted after the command too.")
     ] = False,
@@ -57,6 +75,11 @@ def root(
     opts.endpoint = endpoint
     opts.insecure = insecure
     opts.max_rps = max_rps
+    opts.env = env
+    try:
+        opts.vars = parse_var_flags(var)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--var") from exc
     ctx.obj = opts
     if debug:
         import logging
@@ -80,12 +103,36 @@ app.command("force-unlock")(state_cmds.force_unlock)
 app.command("fmt")(fmt_cmd.fmt)
 app.command("graph")(graph_cmd.graph)
 app.command("probe")(probe_cmd.probe)
+app.command("output")(output_cmd.output)
+
+
+_HOISTED = ("--env", "--var")  # global options also accepted after the command (`lorainfra plan --env prod`)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with every --env/--var (and its value) moved before the command, where typer reads them."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg in _HOISTED and index + 1 < len(args):
+            front += args[index : index + 2]
+            index += 2
+            continue
+        (front if arg.startswith(tuple(f"{name}=" for name in _HOISTED)) else rest).append(arg)
+        index += 1
+    return front + rest
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one clear message and exit 1 on any lorainfra error."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    args = hoist_global_options(args)
     if "--no-color" in args:  # Terraform takes -no-color on every command: accept it anywhere
         args = [arg for arg in args if arg != "--no-color"]
         os.environ["NO_COLOR"] = "1"

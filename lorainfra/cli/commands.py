@@ -44,7 +44,7 @@ def _workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Work
     from lorainfra.cli.context import open_workspace
 
     return open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure,
-                          max_rps=opts(ctx).max_rps)
+                          max_rps=opts(ctx).max_rps, ctx=ctx)
 
 
 async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyncio.Event) -> Planned:
@@ -61,6 +61,7 @@ def _raise_plan_errors(planned: Planned) -> None:
 
 
 def validate(
+    ctx: typer.Context,
     directory: DirArg = ".",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (terraform validate -json's shape).")] = False,
 ) -> None:
@@ -68,21 +69,20 @@ def validate(
     import os
 
     from lorainfra.cli.context import print_warnings
-    from lorainfra.config.loader import load_config, outside_links_allowed
+    from lorainfra.cli.options import load_selected
 
-    allow = outside_links_allowed(os.environ)
     if as_json:
         from lorainfra.config.validate_json import validate_json
 
         diagnostics: list[Diagnostic] = []
         try:
-            diagnostics = list(load_config(directory, allow_outside_links=allow).warnings)
+            diagnostics = list(load_selected(ctx, directory, os.environ).warnings)
         except ConfigError as exc:
             diagnostics = list(exc.diagnostics)
         report = validate_json(diagnostics)
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         raise typer.Exit(0 if report["valid"] else 1)
-    config = load_config(directory, allow_outside_links=allow)
+    config = load_selected(ctx, directory, os.environ)
     print_warnings(config)
     n = len(config.resources)
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")

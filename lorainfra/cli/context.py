@@ -13,10 +13,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import typer
 import yaml
 
 from lorainfra.addresses import valid_id
-from lorainfra.config.loader import load_config, outside_links_allowed
+from lorainfra.cli.options import load_selected
 from lorainfra.config.model import DEFAULT_BASE_URL, DEFAULT_MAX_RPS, LOCAL_ENDPOINT, Config
 from lorainfra.config.settings import clean_api_key, parse_endpoint
 from lorainfra.errors import SettingsError
@@ -161,10 +162,11 @@ def print_warnings(config: Config) -> None:
 
 def open_workspace(
     directory: str, endpoint_flag: str | None, environ: Mapping[str, str] | None = None, *, insecure: bool = False,
-    max_rps: float = DEFAULT_MAX_RPS,
+    max_rps: float = DEFAULT_MAX_RPS, ctx: typer.Context | None = None,
 ) -> Workspace:
+    """The config (for the environment ``ctx``'s --env/--var or LORAINFRA_ENV select), settings and backend."""
     env = os.environ if environ is None else environ
-    config = load_config(directory, allow_outside_links=outside_links_allowed(env))
+    config = load_selected(ctx, directory, env)
     print_warnings(config)
     settings = resolve_settings(config, endpoint_flag, env, insecure=insecure, max_rps=max_rps)
     backend = open_backend(config.state, Path(config.root), environ=env, who=default_who())

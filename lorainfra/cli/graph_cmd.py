@@ -11,6 +11,7 @@ from lorainfra.cli.options import DirArg
 
 
 def graph(
+    ctx: typer.Context,
     directory: DirArg = ".",
     format_: Annotated[str, typer.Option("--format", help="dot (Graphviz) or mermaid (renders in GitHub comments).")] = "dot",
     plan_file: Annotated[
@@ -27,7 +28,9 @@ def graph(
 
         view = graph_of_plan(read_plan_file(plan_file)[0])
     else:
-        from lorainfra.config.loader import load_config
+        import os
 
-        view = graph_of_config(load_config(directory))
+        from lorainfra.cli.options import load_selected
+
+        view = graph_of_config(load_selected(ctx, directory, os.environ))
     sys.stdout.write(render_graph(view, format_))

@@ -5,12 +5,18 @@ Imports nothing of lorainfra's CLI, so every command module can import it on its
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lorainfra.config.durations import parse_duration
 from lorainfra.config.model import DEFAULT_MAX_RPS
+
+if TYPE_CHECKING:
+    from lorainfra.config.environments import Selection
+    from lorainfra.config.model import Config
 
 DirArg = Annotated[str, typer.Argument(help="Config folder (holds lorainfra.yaml).")]
 EndpointOpt = Annotated[
@@ -39,10 +45,29 @@ class GlobalOptions:
     endpoint: str | None = None
     insecure: bool = False
     max_rps: float = DEFAULT_MAX_RPS
+    env: str | None = None  # --env NAME
+    vars: Mapping[str, str] = MappingProxyType({})  # --var NAME=VALUE
 
 
 def opts(ctx: typer.Context) -> GlobalOptions:
     return ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
+
+
+def selection(ctx: typer.Context | None, environ: Mapping[str, str]) -> Selection:
+    """The environment (``--env``, else LORAINFRA_ENV) and ``--var`` values of this invocation."""
+    from lorainfra.config.environments import ENV_VAR, Selection
+
+    given = opts(ctx) if ctx is not None else GlobalOptions()
+    env = given.env or environ.get(ENV_VAR, "").strip() or None
+    return Selection(env=env, vars=dict(given.vars))
+
+
+def load_selected(ctx: typer.Context | None, directory: str, environ: Mapping[str, str]) -> Config:
+    """The config of ``directory`` for this invocation's environment and variables."""
+    from lorainfra.config.loader import load_config, outside_links_allowed
+
+    return load_config(directory, allow_outside_links=outside_links_allowed(environ),
+                       selection=selection(ctx, environ))
 
 
 def endpoint_of(ctx: typer.Context, flag: str | None) -> str | None:

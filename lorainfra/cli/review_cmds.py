@@ -58,7 +58,8 @@ def drift(
     from lorainfra.plan.jsonplan import drift_document
 
     fmt_ = check_format(format_, as_json)
-    ws = open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure, max_rps=opts(ctx).max_rps)
+    ws = open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure, max_rps=opts(ctx).max_rps,
+                        ctx=ctx)
 
     async def go(stop: asyncio.Event) -> tuple[DriftItem, ...]:
         from lorainfra.engine.stopping import until_stopped
@@ -98,7 +99,8 @@ def import_(
         addr = parse_address(address)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="ADDRESS") from exc
-    ws = open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure, max_rps=opts(ctx).max_rps)
+    ws = open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure, max_rps=opts(ctx).max_rps,
+                        ctx=ctx)
     resource = ws.config.resources.get(addr)
     if resource is None:
         raise LorainfraError(f"{address} is not declared in {directory}: add it to the config first, then import")

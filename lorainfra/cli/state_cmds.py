@@ -28,13 +28,13 @@ def _folder(positional: str | None, option: str | None) -> str:
     return positional or option or "."
 
 
-def _backend(directory: str) -> StateBackend:
+def _backend(ctx: typer.Context, directory: str) -> StateBackend:
     import os
 
-    from lorainfra.config.loader import load_config, outside_links_allowed
+    from lorainfra.cli.options import load_selected
     from lorainfra.state.open import default_who, open_backend
 
-    config = load_config(directory, allow_outside_links=outside_links_allowed(os.environ))
+    config = load_selected(ctx, directory, os.environ)
 
     return open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
 
@@ -47,9 +47,9 @@ def _state(backend: StateBackend) -> State:
 
 
 @state_app.command("list")
-def list_(folder: FolderArg = None, directory: DirOpt = None) -> None:
+def list_(ctx: typer.Context, folder: FolderArg = None, directory: DirOpt = None) -> None:
     """Every managed address and its live object."""
-    state = _backend(_folder(folder, directory)).read()
+    state = _backend(ctx, _folder(folder, directory)).read()
     for address, res in sorted((state.resources if state else {}).items()):
         print(f"{address}\t{res.remote_name}")
     for address in sorted(state.pending if state else {}):
@@ -57,9 +57,9 @@ def list_(folder: FolderArg = None, directory: DirOpt = None) -> None:
 
 
 @state_app.command("show")
-def show(address: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None) -> None:
+def show(ctx: typer.Context, address: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None) -> None:
     """One managed resource as recorded (last applied attributes, dependencies)."""
-    state = _state(_backend(_folder(folder, directory)))
+    state = _state(_backend(ctx, _folder(folder, directory)))
     res = state.resources.get(address)
     if res is None:
         raise StateError(f"{address} is not in the state (see `lorainfra state list`)")
@@ -67,35 +67,35 @@ def show(address: Annotated[str, typer.Argument()], folder: FolderArg = None, di
 
 
 @state_app.command("rm")
-def rm(address: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None,
+def rm(ctx: typer.Context, address: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None,
        lock_timeout: LockTimeout = "0s") -> None:
     """Forget a resource without deleting it (it becomes 'not managed')."""
     from lorainfra.state.ops import state_rm
 
-    backend = _backend(_folder(folder, directory))
+    backend = _backend(ctx, _folder(folder, directory))
     with backend.lock("state rm", timeout=parse_timeout(lock_timeout)):
         written = backend.write(state_rm(_state(backend), address), operation="state rm")
     print(f"Removed {address} from the state (serial {written.serial}); the live object was not touched.")
 
 
 @state_app.command("mv")
-def mv(old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument()], folder: FolderArg = None,
+def mv(ctx: typer.Context, old: Annotated[str, typer.Argument()], new: Annotated[str, typer.Argument()], folder: FolderArg = None,
        directory: DirOpt = None, lock_timeout: LockTimeout = "0s") -> None:
     """Rename a managed resource without destroying and recreating it."""
     from lorainfra.state.ops import state_mv
 
-    backend = _backend(_folder(folder, directory))
+    backend = _backend(ctx, _folder(folder, directory))
     with backend.lock("state mv", timeout=parse_timeout(lock_timeout)):
         written = backend.write(state_mv(_state(backend), old, new), operation="state mv")
     print(f"Moved {old} to {new} (serial {written.serial}).")
 
 
 @state_app.command("history")
-def history(folder: FolderArg = None, directory: DirOpt = None) -> None:
+def history(ctx: typer.Context, folder: FolderArg = None, directory: DirOpt = None) -> None:
     """Every state version kept: serial, time, who, operation."""
     from lorainfra.state.backend import DamagedStateError
 
-    backend = _backend(_folder(folder, directory))
+    backend = _backend(ctx, _folder(folder, directory))
     try:
         backend.read()
     except DamagedStateError as exc:
@@ -105,10 +105,10 @@ def history(folder: FolderArg = None, directory: DirOpt = None) -> None:
 
 
 @state_app.command("pull")
-def pull(folder: FolderArg = None, directory: DirOpt = None,
+def pull(ctx: typer.Context, folder: FolderArg = None, directory: DirOpt = None,
          serial: Annotated[int | None, typer.Option(help="An older serial.")] = None) -> None:
     """Print the state document (the latest, or --serial N)."""
-    backend = _backend(_folder(folder, directory))
+    backend = _backend(ctx, _folder(folder, directory))
     state = backend.read_serial(serial) if serial is not None else backend.read()
     if state is None:
         raise StateError(f"serial {serial} is not kept" if serial is not None else "no state yet")
@@ -116,7 +116,7 @@ def pull(folder: FolderArg = None, directory: DirOpt = None,
 
 
 @state_app.command("push")
-def push(file: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None,
+def push(ctx: typer.Context, file: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None,
          force: Annotated[bool, typer.Option("--force", help="Allow a serial not above the stored one.")] = False,
          lock_timeout: LockTimeout = "0s") -> None:
     """Replace the stored state with FILE (same lineage, newer serial)."""
@@ -129,7 +129,7 @@ def push(file: Annotated[str, typer.Argument()], folder: FolderArg = None, direc
         raise LorainfraError(f"cannot read {file}: {exc}") from exc
     from lorainfra.state.backend import DamagedStateError
 
-    backend = _backend(_folder(folder, directory))
+    backend = _backend(ctx, _folder(folder, directory))
     with backend.lock("state push", timeout=parse_timeout(lock_timeout)):
         try:
             current = backend.read()
@@ -144,6 +144,7 @@ def push(file: Annotated[str, typer.Argument()], folder: FolderArg = None, direc
 
 @state_app.command("migrate")
 def migrate_cmd(
+    ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="Destination backend: postgres or local.")],
     folder: FolderArg = None,
     directory: DirOpt = None,
@@ -155,12 +156,12 @@ def migrate_cmd(
     """Copy this config's state (with its kept history) to another backend; nothing is lost."""
     import os
 
-    from lorainfra.config.loader import load_config, outside_links_allowed
+    from lorainfra.cli.options import load_selected
     from lorainfra.config.model import StateSettings
     from lorainfra.state.open import default_who, open_backend
     from lorainfra.state.ops import migrate
 
-    config = load_config(_folder(folder, directory), allow_outside_links=outside_links_allowed(os.environ))
+    config = load_selected(ctx, _folder(folder, directory), os.environ)
     src = open_backend(config.state, Path(config.root), environ=os.environ, who=default_who())
     if to not in ("local", "postgres"):
         raise typer.BadParameter(f"{to!r}: use local or postgres", param_hint="--to")
@@ -174,8 +175,8 @@ def migrate_cmd(
           f"latest serial {result.serial}. Now set `state: {{backend: {to}, ...}}` in lorainfra.yaml.")
 
 
-def force_unlock(lock_id: Annotated[str, typer.Argument()], directory: DirArg = ".") -> None:
+def force_unlock(ctx: typer.Context, lock_id: Annotated[str, typer.Argument()], directory: DirArg = ".") -> None:
     """Remove a state lock record whose holder is gone."""
-    backend = _backend(directory)
+    backend = _backend(ctx, directory)
     backend.force_unlock(lock_id)
     print(f"Lock {lock_id} removed.")

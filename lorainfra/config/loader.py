@@ -15,12 +15,15 @@ from types import MappingProxyType
 from typing import Any
 
 from lorainfra.addresses import Address
-from lorainfra.config import checks, settings
+from lorainfra.config import checks, environments, settings
 from lorainfra.config.decl import Decl
+from lorainfra.config.environments import Selection
 from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Lifecycle, Resource, frozen_mapping
 from lorainfra.config.moves import collect_moves
+from lorainfra.config.overlay import OVERLAY_DIR, apply_overlays
 from lorainfra.config.schema import load_schema, schema_diagnostics
+from lorainfra.config.variables import SKIP, Resolver, substitute_document
 from lorainfra.config.yamlsource import Document, decode, parse_yaml
 from lorainfra.errors import ConfigError, Diagnostic, Span
 from lorainfra.kinds.registry import KINDS, kind_of
@@ -29,8 +32,9 @@ MAIN_FILE = "lorainfra.yaml"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 20 * 1024 * 1024  # all the config files of a folder together
 ALLOW_OUTSIDE_LINKS_ENV = "LORAINFRA_ALLOW_OUTSIDE_LINKS"
-MAIN_ONLY = ("provider", "state")
+MAIN_ONLY = ("provider", "state", "environments", "variables")
 EXTENSION_PREFIX = "x-"
+SELECTION_BLOB = "\0selection"  # the environment and variable values, part of the digest
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")  # a top-level key that may be quoted in an error
 
 def config_files(root: str | os.PathLike[str]) -> list[str]:
@@ -238,12 +242,85 @@ def _resource(decl: Decl, depends_on: list[Address]) -> Resource:
     )
 
 
-def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = False) -> Config:
+def overlay_files(root: str | os.PathLike[str], env: str) -> list[str]:
+    """The overlay entries of environment ``env``: ``env/ENV/*.yaml`` (and .yml), relative to ``root``, sorted."""
+    return [f"{OVERLAY_DIR}/{env}/{name}" for name in config_files(Path(root) / OVERLAY_DIR / env)]
+
+
+def _overlay_dirs(folder: Path, names: list[str]) -> list[Diagnostic]:
+    """An env/NAME/ folder for an environment that is not declared is an error (a typo would be ignored)."""
+    try:
+        found = sorted(entry.name for entry in (folder / OVERLAY_DIR).iterdir() if not entry.name.startswith("."))
+    except OSError:
+        return []
+    return [Diagnostic(Span(f"{OVERLAY_DIR}/{name}/"), f"overlay folder {OVERLAY_DIR}/{name}/ is for an environment "
+                       f"that {MAIN_FILE} does not declare",
+                       join_hint(did_you_mean(name, names), "declare it under environments:, or rename the folder"))
+            for name in found if name not in names]
+
+
+def _read_docs(folder: Path, names: list[str], allow: bool, total: int,
+               diagnostics: list[Diagnostic], blobs: dict[str, bytes]) -> tuple[list[Document], bool, int]:
+    """Read and parse ``names`` (relative to ``folder``); (documents, all read, bytes so far)."""
+    docs: list[Document] = []
+    complete = True
+    for name in names:
+        data, problems = read_entry(folder, name, allow_outside_links=allow)
+        diagnostics += problems
+        total += len(data or b"")
+        if total > MAX_TOTAL_BYTES:
+            diagnostics.append(Diagnostic(Span(name), f"the config files add up to more than "
+                                          f"{MAX_TOTAL_BYTES // 1_048_576} MB (reading stopped at {name})",
+                                          "move data files out of the config folder"))
+            return docs, False, total
+        doc = None
+        if data is not None:
+            blobs[name] = data
+            doc, problems = _parse(name, data)
+            diagnostics += problems
+        if doc is None:
+            complete = False
+            continue
+        docs.append(doc)
+    return docs, complete, total
+
+
+def _selected(main: Document | None, docs: list[Document], folder: Path, selection: Selection, allow: bool,
+              diagnostics: list[Diagnostic], blobs: dict[str, bytes], total: int) -> tuple[bool, bool]:
+    """Check the environment selection, merge its overlays and substitute variables.
+
+    Returns (every overlay was read, this step found errors: later checks would only repeat them).
+    """
+    if main is None:
+        return True, False
+    problems = environments.check_selection(main, selection)
+    own = problems + environments.check_states(main) + _overlay_dirs(folder, environments.declared(main))
+    complete = True
+    if not problems and selection.env is not None:
+        overlays, complete, total = _read_docs(folder, overlay_files(folder, selection.env), allow, total,
+                                               diagnostics, blobs)
+        own += apply_overlays(docs, overlays, tuple(k.section for k in KINDS.values()))
+    resolver = Resolver(main, selection if not problems else Selection(vars=selection.vars))
+    for doc in docs:
+        substitute_document(doc, resolver, SKIP if doc is main else ())
+    resolver.check_all()
+    own += resolver.diagnostics
+    diagnostics += own
+    if selection.env is not None or resolver.values:
+        blobs[SELECTION_BLOB] = f"{selection.env}\0{sorted(resolver.values.items())!r}".encode()
+    return complete, any(d.severity == "error" for d in own)
+
+
+def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = False,
+                selection: Selection | None = None) -> Config:
     """Read, validate and model the config folder ``root``; ConfigError lists every problem found.
 
     ``allow_outside_links``: follow config entries that are links to files outside the folder (the CLI
     sets it from LORAINFRA_ALLOW_OUTSIDE_LINKS); by default they are errors.
+    ``selection``: the environment and ``--var`` values (docs/config.md, "Environments"); the overlays of
+    the environment are merged and ``${var.NAME}`` substituted before anything is checked.
     """
+    selection = selection or Selection()
     folder = Path(os.path.abspath(root))
     names = config_files(folder)
     if MAIN_FILE not in names:
@@ -255,31 +332,15 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
         raise ConfigError([Diagnostic(Span(MAIN_FILE), f"no {MAIN_FILE} in {folder}", hint)])
     diagnostics: list[Diagnostic] = []
     blobs: dict[str, bytes] = {}
-    docs: list[Document] = []
-    complete = True
-    total = 0
-    for name in names:
-        data, problems = read_entry(folder, name, allow_outside_links=allow_outside_links)
-        diagnostics += problems
-        total += len(data or b"")
-        if total > MAX_TOTAL_BYTES:
-            diagnostics.append(Diagnostic(Span(name), f"the config files add up to more than "
-                                          f"{MAX_TOTAL_BYTES // 1_048_576} MB (reading stopped at {name})",
-                                          "move data files out of the config folder"))
-            complete = False
-            break
-        doc = None
-        if data is not None:
-            blobs[name] = data
-            doc, problems = _parse(name, data)
-            diagnostics += problems
-        if doc is None:
-            complete = False
-            continue
+    docs, complete, total = _read_docs(folder, names, allow_outside_links, 0, diagnostics, blobs)
+    main = next((doc for doc in docs if doc.file == MAIN_FILE), None)
+    read_all, stop = _selected(main, docs, folder, selection, allow_outside_links, diagnostics, blobs, total)
+    complete = complete and read_all
+    if stop:
+        raise ConfigError(sorted(set(diagnostics)))
+    for doc in docs:
         trimmed, problems = _top_level(doc)
         diagnostics += problems + schema_diagnostics(doc, trimmed)
-        docs.append(doc)
-    main = next((doc for doc in docs if doc.file == MAIN_FILE), None)
     if main is not None:
         diagnostics += settings.check_provider(main) + settings.check_state(main)
     declared, every, problems = _collect(docs)
@@ -301,13 +362,15 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
         raise ConfigError(sorted(set(diagnostics)))
     resources = {address: _resource(declared[address], dependencies[address])
                  for address in sorted(declared, key=lambda a: (a.kind, a.name))}
+    env = selection.env
     return Config(
         root=str(folder),
-        provider=settings.provider_settings(main),
-        state=settings.state_settings(main),
+        provider=environments.provider_for(settings.provider_settings(main), main, env),
+        state=environments.state_for(settings.state_settings(main), main, env),
         resources=MappingProxyType(resources),
-        files=tuple(names),
+        files=tuple(sorted(n for n in blobs if n != SELECTION_BLOB)),
         digest=_digest(blobs),
         warnings=tuple(sorted(set(diagnostics))),
         moves=moves,
+        environment=env,
     )

@@ -114,6 +114,7 @@ class Config:
     digest: str = ""  # sha256 over the config files' bytes (name + content), for saved plans
     warnings: tuple[Diagnostic, ...] = ()  # diagnostics of severity "warning": reported, not blocking
     moves: tuple[Move, ...] = ()  # moved: and removed: entries, in file order
+    environment: str | None = None  # the environment selected (--env), when lorainfra.yaml declares some
 
     def resource(self, address: Address) -> Resource:
         return self.resources[address]

@@ -250,6 +250,23 @@ class _Builder:
                                "write '<<: *anchor' where the anchor names a mapping")
         return explicit + merged
 
+    def merge_under(self, mine: dict[str, Any], node: MappingNode, path: YamlPath, depth: int) -> None:
+        """Deep ``<<`` merge: the keys of ``node`` that ``mine`` (written explicitly) lacks, at any depth.
+
+        YAML's merge is shallow; a resource writing its own ``lifecycle:`` would silently drop the
+        anchor's ``lifecycle.prevent_destroy``. Explicit keys still win; spans stay where the values were written.
+        """
+        before = (dict(self.doc.value_spans), dict(self.doc.key_spans))
+        value = self.build(node, path, depth, node.start_mark)
+        if not isinstance(value, dict):  # pragma: no cover - a mapping node builds a dict or is dropped
+            return
+        _fill(mine, value)
+        for table, old in zip((self.doc.value_spans, self.doc.key_spans), before, strict=True):
+            for key in [k for k in table if k not in old]:
+                if not _kept(mine, old, key, len(path)):
+                    del table[key]
+            table.update(old)
+
     def mapping(self, node: MappingNode, path: YamlPath, depth: int) -> Any:
         result: dict[str, Any] = {}
         first: dict[str, Span] = {}
@@ -268,6 +285,8 @@ class _Builder:
                     self.diagnostics.append(Diagnostic(
                         key_span, f"duplicate key {key!r} in this mapping; first at {first[key]}",
                         "YAML keeps only one of them silently; remove or rename one"))
+                elif isinstance(result.get(key), dict) and isinstance(value_node, MappingNode):
+                    self.merge_under(result[key], value_node, (*path, key), depth + 1)
                 continue
             first[key] = key_span
             child = (*path, key)
@@ -277,6 +296,30 @@ class _Builder:
             if value is not _DROP:
                 result[key] = value
         return result
+
+
+def _fill(mine: dict[str, Any], merged: dict[str, Any]) -> None:
+    """Add to ``mine`` what ``merged`` has and it lacks, recursing where both hold a mapping."""
+    for key, value in merged.items():
+        if key not in mine:
+            mine[key] = value
+        elif isinstance(mine[key], dict) and isinstance(value, dict):
+            _fill(mine[key], value)
+
+
+def _kept(root: dict[str, Any], old: dict[YamlPath, Span], key: YamlPath, base: int) -> bool:
+    """Whether the span of ``key`` (new from a deep merge under path[:base]) names a value that was merged in:
+    the nearest enclosing path that was already written explicitly holds a mapping (merged into)."""
+    node: Any = root
+    for index in range(base, len(key)):
+        part = key[index]
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+        prefix = key[: index + 1]
+        if prefix != key and prefix in old and not isinstance(node, dict):
+            return False
+    return True
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:

@@ -315,6 +315,15 @@ class Kind:
     def lookup(self, identity: Mapping[str, Any], account: str) -> Lookup:
         return Lookup(name=self.expected_name(identity))
 
+    def app_target(self, remote_name: str, attributes: Mapping[str, Any],
+                   remote_names: Mapping[Address, str]) -> tuple[str, str]:
+        """What an application calls to use this resource, and how: (model string, "deployment" | ...).
+
+        ``remote_names``: the live name of every managed resource (from the state). By default the
+        resource's own name (a deployment, including a live-merge one, is called by its name).
+        """
+        return remote_name, self.name
+
     def prerequisites(self, attributes: Mapping[str, Any]) -> tuple[Address, ...]:
         """Resources that must be ready before a create is sent (even when this run does not touch them)."""
         return ()

@@ -286,6 +286,17 @@ class LoraKind(Kind):
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: already loaded as {name}; adopting it"
 
+    def app_target(self, remote_name: str, attributes: Mapping[str, Any],
+                   remote_names: Mapping[Address, str]) -> tuple[str, str]:
+        """Serverless: the model; on a deployment: ``model#deployment`` (routes to that deployment's addon)."""
+        model = str(attributes.get("model", ""))
+        dep_id = str(attributes.get("deployment") or "")
+        if attributes.get("serverless") or not dep_id:
+            return model, "serverless"
+        account = remote_name.split("/")[1] if remote_name.startswith("accounts/") else ""
+        deployment = remote_names.get(Address(DEPLOYMENT.name, dep_id)) or DEPLOYMENT.remote_name(account, dep_id)
+        return f"{model}#{deployment}", "addon"
+
 
 LORA = LoraKind(
     name="lora",

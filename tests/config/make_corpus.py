@@ -14,6 +14,10 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lorainfra.config.environments import Selection
 
 HERE = Path(__file__).resolve().parent
 BROKEN = HERE / "broken"
@@ -39,6 +43,20 @@ def lora(*lines: str, name: str = "bot") -> dict[str, str]:
 
 def main(text: str) -> dict[str, str]:
     return {"lorainfra.yaml": text}
+
+
+# environments (issue 15): lorainfra.yaml with two environments and a typed variable; ENV_FILE names the
+# environment a case runs in (a dotfile: never read as config)
+ENV_FILE = ".env"
+ENVS = ("provider:\n  endpoint: local\nvariables:\n  replicas: {type: integer, default: 1}\n"
+        "  lora_version: {default: v1}\nenvironments:\n  staging:\n    account: acme-staging\n"
+        "  prod:\n    account: acme\n    vars: {replicas: 2}\n")
+LORA_V = "loras:\n  bot:\n    model: accounts/acme/models/bot-${var.lora_version}\n    deployment: base\n"
+
+
+def env_case(env: str | None, files: dict[str, str], main_text: str = ENVS) -> dict[str, str]:
+    """A case in environment ``env`` (None: none selected) with ``files`` beside the deployment."""
+    return {"lorainfra.yaml": main_text, "deployments.yaml": DEP, **files, **({ENV_FILE: env} if env else {})}
 
 
 def serverless(count: int) -> str:
@@ -339,6 +357,44 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
          f"loras.yaml:2:3: {E}'Bot' is not a valid lora name", f"loras.yaml:4:17: {E}deployment 'base' does not have addons enabled"]),
     "empty-file-is-fine-but-ref-is-not": ({"empty.yaml": "", "loras.yaml": serverless(1) + "    deployment: nowhere\n"},
                                           [f"loras.yaml:4:5: {E}lora 'l000' sets both deployment and serverless: true"]),
+    # -- environments, overlays, variables (issue 15) --------------------------------------------------------
+    "env-not-selected": (env_case(None, {}), [f"lorainfra.yaml:6:1: {E}this folder declares environments (staging, "
+                                              "prod); choose one", "pass --env NAME (or set LORAINFRA_ENV=NAME)"]),
+    "env-unknown": (env_case("prdo", {}), [f"lorainfra.yaml:6:1: {E}unknown environment 'prdo'", "did you mean 'prod'?"]),
+    "env-undefined-variable": (env_case("prod", {"loras.yaml": LORA_V.replace("lora_version", "lora_verison")}),
+                               [f"loras.yaml:3:12: {E}undefined variable lora_verison in ${{var.lora_verison}}",
+                                "did you mean 'lora_version'?"]),
+    "env-variable-wrong-type": (env_case("prod", {}, ENVS.replace("{replicas: 2}", "{replicas: two}")),
+                                [f"lorainfra.yaml:11:22: {E}variable replicas is integer, but its value "
+                                 "(environments.prod.vars) is 'two'"]),
+    "env-wrong-type-after-substitution": (
+        env_case("staging", {"deployments.yaml": DEP + "    replicas: {min: '${var.lora_version}'}\n"}),
+        [f"deployments.yaml:6:21: {E}deployments.base.replicas.min must be an integer, not the string 'v1'"]),
+    "env-variable-cycle": (env_case("staging", {"loras.yaml": LORA_V},
+                                    ENVS.replace("{default: v1}", "{default: '${var.channel}'}\n  channel: {default: "
+                                                 "'${var.lora_version}-x'}")),
+                           [f"lorainfra.yaml:6:22: {E}variables refer to each other in a cycle: lora_version -> "
+                            "channel -> lora_version"]),
+    "env-unsupported-expression": (env_case("prod", {"loras.yaml": LORA_V.replace("var.lora_version", "env.HOME")}),
+                                   [f"loras.yaml:3:12: {E}unsupported expression ${{env.HOME}}"]),
+    "env-undeclared-var-value": (env_case("prod", {}, ENVS.replace("{replicas: 2}", "{replica: 2}")),
+                                 [f"lorainfra.yaml:11:12: {E}variable replica is not declared", "did you mean 'replicas'?"]),
+    "overlay-unknown-resource": (env_case("staging", {"loras.yaml": LORA_V,
+                                                      "env/staging/loras.yaml": "loras:\n  bto:\n    model: x\n"}),
+                                 [f"env/staging/loras.yaml:2:3: {E}the overlay env/staging/loras.yaml changes loras.bto, "
+                                  "which no shared file declares"]),
+    "overlay-folder-unknown-env": (env_case("prod", {"env/prdo/loras.yaml": "loras: {}\n"}),
+                                   [f"env/prdo/: {E}overlay folder env/prdo/ is for an environment that lorainfra.yaml "
+                                    "does not declare", "did you mean 'prod'?"]),
+    "overlay-provider-section": (env_case("prod", {"env/prod/x.yaml": "provider: {account: other}\n"}),
+                                 [f"env/prod/x.yaml:1:1: {E}provider: is not allowed in an overlay"]),
+    "overlay-error-points-at-overlay": (
+        env_case("prod", {"loras.yaml": LORA_V, "env/prod/loras.yaml": "loras:\n  bot:\n    deployment: nowhere\n"}),
+        [f"env/prod/loras.yaml:3:17: {E}"]),
+    "env-shared-state-path": (env_case("prod", {}, ENVS + "state:\n  path: state.json\n"),
+                              [f"lorainfra.yaml:13:3: {E}state.path would be shared by the environments staging, prod"]),
+    "env-without-environments": ({ENV_FILE: "prod"}, [f"lorainfra.yaml:1:1: {E}--env prod was given but lorainfra.yaml "
+                                                      "declares no environments"]),
     "broken-file-and-bad-id": ({"a.yaml": "deployments: [\n", "b.yaml": DEP.replace("base:", "BASE:")},
                                [f"a.yaml:2:1: {E}invalid YAML", f"b.yaml:2:3: {E}'BASE' is not a valid deployment ID"]),
 }
@@ -349,6 +405,7 @@ def write_case(folder: Path, files: dict[str, str | bytes], expected: list[str])
     if "lorainfra.yaml" not in files:
         (folder / "lorainfra.yaml").write_text(MAIN)
     for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             (folder / name).write_bytes(content)
         else:
@@ -388,7 +445,28 @@ def _over_total(folder: Path) -> None:
         (folder / f"f{index}.yaml").write_bytes(pad * 4097)  # just over 4 MB each: over 20 MB at the fifth
 
 
+def _overlay_dangling(folder: Path) -> None:
+    (folder / "lorainfra.yaml").write_text(ENVS)
+    (folder / "deployments.yaml").write_text(DEP)
+    (folder / ENV_FILE).write_text("prod")
+    (folder / "env" / "prod").mkdir(parents=True)
+    (folder / "env" / "prod" / "loras.yaml").symlink_to("../../shared/loras.yaml")
+
+
+def _overlay_outside(folder: Path) -> None:
+    _overlay_dangling(folder)
+    (folder / "env" / "prod" / "loras.yaml").unlink()
+    secret = folder.parent / f"{folder.name}-shadow"
+    secret.write_text(SHADOW)
+    (folder / "env" / "prod" / "loras.yaml").symlink_to(secret)
+
+
 DYNAMIC: dict[str, tuple[Callable[[Path], None], list[str]]] = {
+    # -- overlays keep the entry rules (issue 15) ------------------------------------------------------------
+    "overlay-dangling-link": (_overlay_dangling, ["env/prod/loras.yaml: error: env/prod/loras.yaml is a symbolic link "
+                                                  "to ../../shared/loras.yaml, which does not exist"]),
+    "overlay-link-outside": (_overlay_outside, ["env/prod/loras.yaml: error: env/prod/loras.yaml is a symbolic link to a "
+                                                "file outside the config folder"]),
     # -- entries that are not readable regular files (issue 13, item 1): an error, never skipped ------------
     "entry-fifo": (lambda f: os.mkfifo(f / "loras.yaml"), ["loras.yaml: error: loras.yaml is a named pipe (FIFO), not a regular file"]),
     "entry-dangling-link": (lambda f: (f / "loras.yaml").symlink_to("loras-v2.yaml"),
@@ -425,6 +503,14 @@ def write_dynamic(name: str, folder: Path) -> list[str]:
     return expected
 
 
+def selection(folder: Path) -> Selection:
+    """The environment a case runs in: the content of its ENV_FILE, if it has one."""
+    from lorainfra.config.environments import Selection
+
+    env = folder / ENV_FILE
+    return Selection(env=env.read_text().strip()) if env.exists() else Selection()
+
+
 def rendered(folder: Path) -> str:
     """Every diagnostic loading ``folder`` reports, exactly as the CLI prints them (the folder's own
     path shown as <case>)."""
@@ -432,7 +518,7 @@ def rendered(folder: Path) -> str:
     from lorainfra.errors import ConfigError
 
     try:
-        load_config(folder)
+        load_config(folder, selection=selection(folder))
     except ConfigError as exc:
         return str(exc).replace(str(folder.resolve()), "<case>") + "\n"
     raise AssertionError(f"{folder} loads without errors")

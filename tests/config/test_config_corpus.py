@@ -7,7 +7,17 @@ import resource
 from pathlib import Path
 
 import pytest
-from make_corpus import BROKEN, CASES, DYNAMIC, DYNAMIC_GOLDEN, GOLDEN, rendered, write_case, write_dynamic
+from make_corpus import (
+    BROKEN,
+    CASES,
+    DYNAMIC,
+    DYNAMIC_GOLDEN,
+    GOLDEN,
+    rendered,
+    selection,
+    write_case,
+    write_dynamic,
+)
 
 from lorainfra.config.loader import load_config
 from lorainfra.errors import ConfigError
@@ -18,7 +28,7 @@ STATIC = sorted(path.name for path in BROKEN.iterdir() if path.is_dir())
 def expect_failure(folder: Path, expected: list[str], golden: Path) -> None:
     """The intended diagnostics are there (``expected``), and the whole output is exactly the golden."""
     with pytest.raises(ConfigError) as info:
-        load_config(folder)
+        load_config(folder, selection=selection(folder))
     text = str(info.value)
     missing = [line for line in expected if line not in text]
     assert not missing, f"missing {missing} in:\n{text}"
@@ -56,7 +66,8 @@ def test_committed_corpus_matches_make_corpus(tmp_path: Path) -> None:
     assert sorted(CASES) == STATIC
     for name, (files, expected) in CASES.items():
         write_case(tmp_path / name, dict(files), expected)
-        names = sorted(p.name for p in (tmp_path / name).iterdir())
-        assert sorted([*names, GOLDEN]) == sorted(p.name for p in (BROKEN / name).iterdir()), name
+        names = sorted(str(p.relative_to(tmp_path / name)) for p in (tmp_path / name).rglob("*") if p.is_file())
+        assert sorted([*names, GOLDEN]) == sorted(str(p.relative_to(BROKEN / name))
+                                                  for p in (BROKEN / name).rglob("*") if p.is_file()), name
         _, mismatch, errors = filecmp.cmpfiles(tmp_path / name, BROKEN / name, names, shallow=False)
         assert not mismatch and not errors, (name, mismatch, errors)
