@@ -17,7 +17,6 @@ from lorainfra.addresses import Address
 from lorainfra.config.decl import Decl
 from lorainfra.config.model import Resource
 from lorainfra.errors import Diagnostic, Span
-from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds import adapter_files
 from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, RemoteChecks, Request
@@ -104,8 +103,7 @@ class ModelKind(Kind):
     ) -> Request:
         model = self.to_wire(attributes, account=account)
         model["kind"] = PEFT_KIND
-        return Request("POST", f"accounts/{account}/{self.collection}", body=frozen_mapping(
-            {"modelId": resource_id, "model": model}))
+        return Request("POST", f"accounts/{account}/{self.collection}", body={"modelId": resource_id, "model": model})
 
     def upload_files(self, attributes: Mapping[str, Any]) -> tuple[AdapterFile, ...]:
         folder = attributes.get("folder")

@@ -137,12 +137,12 @@ class FireworksProvider:
     async def _upload(self, name: str, files: tuple[AdapterFile, ...], digest: str) -> Any:
         """getUploadEndpoint with every size, PUT each file, validateUpload; the model as it is then."""
         answer = await self._request("POST", f"/v1/{name}:getUploadEndpoint",
-                                     json={"filenameToSize": {f.name: str(f.size) for f in files}})
+                                     json={"filenameToSize": {f.name: str(f.size) for f in files}}, expect="any")
         sent = await self._uploader.upload(files, answer.get("filenameToSignedUrls") or {})
         if digest and sent != digest:
             raise ApiError(400, message=f"the files of {name} changed since the plan was made; plan again",
                            method="PUT", path=name)
-        await self._request("GET", f"/v1/{name}:validateUpload")
+        await self._request("GET", f"/v1/{name}:validateUpload", expect="any")
         return await self._request("GET", f"/v1/{name}")
 
     async def update(
