@@ -19,6 +19,7 @@ class Decl:
     body: Any
     doc: Document
     section: str
+    root: str = ""  # the config folder (absolute): where paths written in the body are relative to
 
     @property
     def address(self) -> Address:

@@ -202,7 +202,7 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
     return trimmed, out
 
 
-def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], list[Diagnostic]]:
+def _collect(docs: list[Document], root: str) -> tuple[dict[Address, Decl], list[Decl], list[Diagnostic]]:
     """Declarations by address (first wins), all declarations, and duplicate-name problems."""
     first: dict[Address, Decl] = {}
     every: list[Decl] = []
@@ -215,7 +215,7 @@ def _collect(docs: list[Document]) -> tuple[dict[Address, Decl], list[Decl], lis
             if not isinstance(bodies, dict):
                 continue
             for name, body in bodies.items():
-                decl = Decl(kind, name, body, doc, section)
+                decl = Decl(kind, name, body, doc, section, root)
                 every.append(decl)
                 if decl.address in first:
                     out.append(Diagnostic(decl.key_span, f"{kind} {name!r} is declared twice; first declared at "
@@ -343,7 +343,7 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
         diagnostics += problems + schema_diagnostics(doc, trimmed)
     if main is not None:
         diagnostics += settings.check_provider(main) + settings.check_state(main)
-    declared, every, problems = _collect(docs)
+    declared, every, problems = _collect(docs, str(folder))
     diagnostics += problems
     dependencies: dict[Address, list[Address]] = {}
     ctx = checks.context(declared, complete, settings.limits(main))

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from lorainfra.emulator import deployed_models, deployments, models, routes, shapes, uploads
@@ -129,19 +129,11 @@ class Emulator:
         model, _, filename = rest.rpartition("/")
         signature = request.query_params.get("signature", "")
         if kind == "uploads" and request.method == "PUT":
-            content = await request.body()
-            uploads.put_file(
-                self.ctx,
-                model,
-                unquote(filename),
-                signature,
-                content,
-                request.headers.get("x-goog-content-length-range"),
-            )
+            await uploads.put_file(self.ctx, model, unquote(filename), signature, request.headers, request.stream())
             return Response(status_code=200)
         if kind == "downloads" and request.method == "GET":
-            data = uploads.get_file(self.ctx, model, unquote(filename), signature)
-            return Response(data, media_type="application/octet-stream")
+            path = uploads.get_file(self.ctx, model, unquote(filename), signature)
+            return FileResponse(path, media_type="application/octet-stream")
         raise RpcError(UNIMPLEMENTED, f"method {request.method} is not supported on {request.url.path}")
 
 

@@ -289,6 +289,8 @@ def delete(ctx: Ctx, account: str, model_id: str) -> dict[str, Any]:
                 f"model {row['name']!r} is in use ({loaded} deployed model(s), {bases} deployment(s))",
                 reason="MODEL_IN_USE",
             )
+        for (filename,) in db.execute("SELECT filename FROM model_files WHERE model = ?", (row["name"],)).fetchall():
+            ctx.store.blob(row["name"], filename).unlink(missing_ok=True)
         db.execute("DELETE FROM model_files WHERE model = ?", (row["name"],))
         delete_row(db, TABLE, row["name"])
     return {}

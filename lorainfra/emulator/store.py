@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +43,7 @@ _EXTRA_DDL = (
     "CREATE INDEX IF NOT EXISTS versions_shape ON deployment_shape_versions(shape, create_time, name)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS model_files (model TEXT NOT NULL, filename TEXT NOT NULL, size INTEGER NOT NULL, "
-    "uploaded INTEGER NOT NULL DEFAULT 0, content BLOB, PRIMARY KEY (model, filename))",
+    "uploaded INTEGER NOT NULL DEFAULT 0, content BLOB, sha256 TEXT, PRIMARY KEY (model, filename))",
 )
 
 
@@ -52,6 +54,9 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # uploaded model files are kept on disk beside the database (a temporary folder for :memory:)
+        self._scratch = tempfile.TemporaryDirectory(prefix="lorainfra-emulator-files-") if self.path == ":memory:" else None
+        self.files_dir = Path(self._scratch.name if self._scratch else self.path + ".files")
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
@@ -101,9 +106,15 @@ class Store:
             (key, value),
         )
 
+    def blob(self, model: str, filename: str) -> Path:
+        """Where the bytes of one uploaded model file are kept."""
+        return self.files_dir / hashlib.sha256(f"{model}\n{filename}".encode()).hexdigest()
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
 
 def get_row(db: sqlite3.Connection, table: str, name: str) -> dict[str, Any] | None:

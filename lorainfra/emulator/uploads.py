@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +20,7 @@ from lorainfra.emulator.errors import RpcError, invalid, not_found, precondition
 from lorainfra.emulator.models import live
 from lorainfra.emulator.store import update_row
 
-MAX_STORED_BYTES = 1 << 20  # file contents up to 1 MiB are kept (configs); larger files only by size
+MAX_STORED_BYTES = 1 << 20  # validateUpload reads at most this much of adapter_config.json
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 
 
@@ -70,26 +73,70 @@ def get_upload_endpoint(
     return {"filenameToSignedUrls": signed, "filenameToUnsignedUris": unsigned}
 
 
-def put_file(
-    ctx: Ctx, model: str, filename: str, signature: str, content: bytes, length_range: str | None
-) -> None:
+def blob_path(ctx: Ctx, model: str, filename: str) -> Path:
+    """Where the bytes of one uploaded file are kept (on disk, never in the database or in memory)."""
+    return ctx.store.blob(model, filename)
+
+
+def begin_put(ctx: Ctx, model: str, filename: str, signature: str, headers: Mapping[str, str]) -> int:
+    """Check a PUT like a signed URL would before any byte is read; the size it must send."""
     with ctx.tx() as (db, _):
         if not hmac.compare_digest(_sign(_secret(ctx, db), "PUT", model, filename), signature):
             raise RpcError(7, "invalid upload signature")
         row = db.execute(
             "SELECT size FROM model_files WHERE model = ? AND filename = ?", (model, filename)
         ).fetchone()
-        if row is None:
-            raise not_found("upload target", f"{model}/{filename}")
-        if len(content) != int(row["size"]):
-            raise invalid(f"{filename}: got {len(content)} bytes, declared {row['size']}")
-        if length_range and length_range.replace(" ", "") != f"{row['size']},{row['size']}":
-            raise invalid(f"X-Goog-Content-Length-Range {length_range!r} does not match the declared size")
-        stored = content if len(content) <= MAX_STORED_BYTES else None
+    if row is None:
+        raise not_found("upload target", f"{model}/{filename}")
+    size = int(row["size"])
+    length_range = headers.get("x-goog-content-length-range")
+    if length_range is None:  # a signed header: the real URL answers 403 SignatureDoesNotMatch
+        raise RpcError(7, "X-Goog-Content-Length-Range is required by the signed URL")
+    if length_range.replace(" ", "") != f"{size},{size}":
+        raise invalid(f"X-Goog-Content-Length-Range {length_range!r} does not match the declared size {size}")
+    declared = headers.get("content-length")
+    if declared is not None and declared != str(size):
+        raise invalid(f"{filename}: Content-Length {declared} is outside the signed range {size},{size}")
+    return size
+
+
+async def put_file(
+    ctx: Ctx, model: str, filename: str, signature: str, headers: Mapping[str, str], body: AsyncIterator[bytes]
+) -> None:
+    """Stream one PUT to disk: exactly the declared size, its sha256 recorded; nothing is kept on a failure."""
+    size = begin_put(ctx, model, filename, signature, headers)
+    target = blob_path(ctx, model, filename)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    digest = hashlib.sha256()
+    written = 0
+    try:
+        with open(partial, "wb") as fh:
+            async for chunk in body:
+                written += len(chunk)
+                if written > size:
+                    raise invalid(f"{filename}: more than the declared {size} bytes sent")
+                digest.update(chunk)
+                fh.write(chunk)
+        if written != size:
+            raise invalid(f"{filename}: got {written} bytes, declared {size}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    with ctx.tx() as (db, _):
         db.execute(
-            "UPDATE model_files SET uploaded = 1, content = ? WHERE model = ? AND filename = ?",
-            (stored, model, filename),
+            "UPDATE model_files SET uploaded = 1, content = NULL, sha256 = ? WHERE model = ? AND filename = ?",
+            (digest.hexdigest(), model, filename),
         )
+
+
+def file_sha256(ctx: Ctx, model: str, filename: str) -> str | None:
+    """The sha256 recorded for an uploaded file (None when it was not uploaded)."""
+    with ctx.tx() as (db, _):
+        row = db.execute(
+            "SELECT sha256 FROM model_files WHERE model = ? AND filename = ? AND uploaded = 1", (model, filename)
+        ).fetchone()
+    return None if row is None else row["sha256"]
 
 
 def validate_upload(ctx: Ctx, account: str, model_id: str, config_only: bool) -> dict[str, Any]:
@@ -108,7 +155,7 @@ def validate_upload(ctx: Ctx, account: str, model_id: str, config_only: bool) ->
             )
         warnings: list[str] = []
         if data.get("kind") in ("HF_PEFT_ADDON", "HF_TEFT_ADDON"):
-            warnings += _check_adapter(files, data, config_only)
+            warnings += _check_adapter(ctx, files, data, config_only)
         elif "config.json" not in files and not config_only:
             warnings.append("config.json not found")
         missing = [
@@ -123,18 +170,18 @@ def validate_upload(ctx: Ctx, account: str, model_id: str, config_only: bool) ->
     return {"warnings": warnings}
 
 
-def _check_adapter(files: dict[str, Any], data: dict[str, Any], config_only: bool) -> list[str]:
+def _check_adapter(ctx: Ctx, files: dict[str, Any], data: dict[str, Any], config_only: bool) -> list[str]:
     if "adapter_config.json" not in files:
         raise invalid("adapter_config.json is required for a LoRA model", reason="ADAPTER_CONFIG_MISSING")
     if not config_only and not any(w in files for w in WEIGHT_FILES):
         raise invalid(
             "adapter_model.safetensors (or adapter_model.bin) is required", reason="ADAPTER_WEIGHTS_MISSING"
         )
-    content = files["adapter_config.json"]["content"]
-    if content is None:
+    if not files["adapter_config.json"]["uploaded"]:
         return []
+    path = blob_path(ctx, data["name"], "adapter_config.json")
     try:
-        config = json.loads(bytes(content))
+        config = json.loads(path.read_bytes()[:MAX_STORED_BYTES])
     except ValueError as exc:
         raise invalid("adapter_config.json is not valid JSON", reason="ADAPTER_CONFIG_INVALID") from exc
     r = config.get("r") if isinstance(config, dict) else None
@@ -176,15 +223,15 @@ def get_download_endpoint(ctx: Ctx, account: str, model_id: str, base_url: str) 
     }
 
 
-def get_file(ctx: Ctx, model: str, filename: str, signature: str) -> bytes:
+def get_file(ctx: Ctx, model: str, filename: str, signature: str) -> Path:
+    """The path of an uploaded file's bytes (the caller streams it)."""
     with ctx.tx() as (db, _):
         if not hmac.compare_digest(_sign(_secret(ctx, db), "GET", model, filename), signature):
             raise RpcError(7, "invalid download signature")
         row = db.execute(
             "SELECT * FROM model_files WHERE model = ? AND filename = ? AND uploaded = 1", (model, filename)
         ).fetchone()
-    if row is None:
+    path = blob_path(ctx, model, filename)
+    if row is None or not path.exists():
         raise not_found("file", f"{model}/{filename}")
-    if row["content"] is None:  # large files are kept by size only
-        raise precondition(f"{filename}: contents larger than 1 MiB are not retained by the emulator")
-    return bytes(row["content"])
+    return path

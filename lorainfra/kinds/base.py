@@ -20,6 +20,7 @@ from lorainfra.config.durations import parse_duration, wire_duration
 from lorainfra.config.model import Limits, Resource
 from lorainfra.errors import Diagnostic, Span
 from lorainfra.frozen import frozen_mapping
+from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.live import ModelInfo, Observed, RemoteObject
 
 FAILED = "FAILED"
@@ -50,6 +51,9 @@ class AttributeSpec:
     # removed from the config: True = apply resets it (the update mask names it, the body leaves it
     # out, the server returns to its default); False = Fireworks cannot reset it, the live value stays
     resettable: bool = True
+    # known only to lorainfra, never sent nor read: "state" compares the desired value with the one last
+    # applied (a digest of uploaded files); "input" is never compared (where the files are read from)
+    local: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,9 @@ class Kind:
     gone_states: frozenset[str]
     ready_timeout: float  # seconds to wait for ready_state (and for gone after a delete)
     create_verb: str = "create"  # operation named in a failed create ("load" for a LoRA)
+    # live objects no config or state names are listed in plans as "not managed" (not for models: an
+    # account holds every upload and fine-tuning output, most of them used by hand or as bases)
+    report_unmanaged: bool = True
     settle_after_create: bool = False  # re-PATCH attributes an adopted object has differently
     # whether two copies may live at once during a replacement (a deployment's name is its ID: it may not)
     replacement: Replacement = Replacement.DESTROY_BEFORE_CREATE
@@ -185,6 +192,19 @@ class Kind:
             elif spec.default is not None:
                 values[spec.name] = spec.default
         return values, spans
+
+    def seen(self, live: Mapping[str, Any], recorded: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The live attributes completed with the local ones: as last applied (``recorded``), or as desired
+        when nothing was recorded (an adopted object: what lorainfra did not upload it cannot know)."""
+        local = [spec.name for spec in self.attributes if spec.local]
+        if not local:
+            return live
+        out = dict(live)
+        for name in local:
+            source = recorded if recorded is not None and name in recorded else desired
+            if name in source:
+                out[name] = source[name]
+        return out
 
     def check(self, decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
         """This kind's rules about one declaration's own keys (the body is a mapping)."""
@@ -244,7 +264,7 @@ class Kind:
         """The request body for ``attributes`` (all of them, or ``only`` those named)."""
         body: dict[str, Any] = {}
         for spec in self.attributes:
-            if spec.name not in attributes or (only is not None and spec.name not in only):
+            if spec.local or spec.name not in attributes or (only is not None and spec.name not in only):
                 continue
             send, value = self.wire_out(spec, attributes[spec.name], account)
             if not send:
@@ -265,6 +285,8 @@ class Kind:
         """Parse one live JSON object; missing fields take their documented defaults."""
         attributes: dict[str, Any] = {}
         for spec in self.attributes:
+            if spec.local:
+                continue
             present, value = _dig(obj, spec.wire)
             if not present or value is None:
                 if spec.default is not None:
@@ -383,3 +405,7 @@ class Kind:
     def delete_request(self, name: str, *, force: bool = False) -> Request:
         """The delete; ``force`` skips the server's safety checks where the kind has any (``destroy --force``)."""
         return Request("DELETE", name)
+
+    def upload_files(self, attributes: Mapping[str, Any]) -> tuple[AdapterFile, ...]:
+        """Files the provider uploads after the create (getUploadEndpoint, PUT, validateUpload); none by default."""
+        return ()

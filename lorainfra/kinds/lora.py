@@ -15,7 +15,8 @@ from lorainfra.errors import Diagnostic, Span
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, Lookup, RemoteChecks, Replacement
 from lorainfra.kinds.deployment import DEPLOYMENT
-from lorainfra.live import Observed, RemoteObject
+from lorainfra.kinds.model import MODEL
+from lorainfra.live import ModelInfo, Observed, RemoteObject
 
 MAX_LORAS_PER_DEPLOYMENT = 100
 # A LoRA load that failed: the DeployedModel enum has no FAILED; the Build SDK reads STATE_UNSPECIFIED
@@ -138,10 +139,14 @@ class LoraKind(Kind):
         return out
 
     def implied_dependencies(self, decl: Decl, ctx: DeclContext) -> list[Address]:
+        out = []
         target = decl.get("deployment")
         if isinstance(target, str) and target in ctx.of_kind(DEPLOYMENT.name) and decl.get("serverless") is not True:
-            return [Address(DEPLOYMENT.name, target)]
-        return []
+            out.append(Address(DEPLOYMENT.name, target))
+        model = decl.get("model")  # a model this folder uploads: loaded after it, unloaded before it is deleted
+        if isinstance(model, str) and model.rpartition("/models/")[2] in ctx.of_kind(MODEL.name):
+            out.append(Address(MODEL.name, model.rpartition("/models/")[2]))
+        return out
 
     def check_all(self, decls: Iterable[Decl], ctx: DeclContext) -> list[Diagnostic]:
         """At most provider.limits.serverless serverless LoRAs (and serverless_per_base_model per declared
@@ -185,7 +190,12 @@ class LoraKind(Kind):
         a = resource.attributes
         model_name = str(a.get("model", ""))
         span = resource.attribute_spans.get("model", resource.span)
-        model = await remote.get_model(model_name)
+        planned = resources.get(Address(MODEL.name, model_name.rpartition("/models/")[2]))
+        if planned is not None and "/models/" in model_name:  # uploaded by this config: its planned base
+            model: ModelInfo | None = ModelInfo(model_name, state="READY",
+                                                base_model=str(planned.attributes.get("base_model", "")))
+        else:
+            model = await remote.get_model(model_name)
         if model is None:
             return [Diagnostic(span, f"model {model_name} does not exist in the account",
                                "upload the LoRA first (firectl create model) or fix the name")]

@@ -9,8 +9,9 @@ from lorainfra.addresses import Address
 from lorainfra.kinds.base import Kind
 from lorainfra.kinds.deployment import DEPLOYMENT
 from lorainfra.kinds.lora import LORA
+from lorainfra.kinds.model import MODEL
 
-KINDS: Mapping[str, Kind] = MappingProxyType({kind.name: kind for kind in (DEPLOYMENT, LORA)})
+KINDS: Mapping[str, Kind] = MappingProxyType({kind.name: kind for kind in (DEPLOYMENT, MODEL, LORA)})
 BY_SECTION: Mapping[str, Kind] = MappingProxyType({kind.section: kind for kind in KINDS.values()})
 
 

@@ -48,7 +48,7 @@ def attribute_changes(
     ignored = set(ignore)
     changes = []
     for spec in kind_of(kind).attributes:
-        if spec.name not in desired or spec.name in ignored:
+        if spec.name not in desired or spec.name in ignored or spec.local == "input":
             continue
         want = desired[spec.name]
         have = live.get(spec.name, spec.default)
@@ -181,9 +181,11 @@ def diff(
             changes[key] = Change(key, resource.kind, Action.CREATE, after=after, depends_on=deps, reason=reason)
             continue
         assert live is not None
-        attrs = attribute_changes(resource.kind, resource.attributes, live.attributes, resource.lifecycle.ignore_changes)
-        if key in state.resources:
-            attrs += removed_attributes(resource.kind, resource.attributes, state.resources[key].attributes,
+        recorded = state.resources.get(key)
+        seen = kind_of(resource.kind).seen(live.attributes, recorded.attributes if recorded else None, after)
+        attrs = attribute_changes(resource.kind, resource.attributes, seen, resource.lifecycle.ignore_changes)
+        if recorded is not None:
+            attrs += removed_attributes(resource.kind, resource.attributes, recorded.attributes,
                                         live.attributes, resource.lifecycle.ignore_changes)
         action, reason = Action.NOOP, ""
         if attrs:
@@ -240,7 +242,8 @@ def drift(
             continue
         assert live is not None
         ignored = set((ignore or {}).get(key, ()))
-        for change in attribute_changes(managed.kind, managed.attributes, live.attributes, ignored):
+        seen = kind_of(managed.kind).seen(live.attributes, managed.attributes, managed.attributes)
+        for change in attribute_changes(managed.kind, managed.attributes, seen, ignored):
             items.append(DriftItem(key, "changed", change.name, expected=change.after, live=change.before))
     return tuple(items)
 
@@ -248,4 +251,5 @@ def drift(
 def unmanaged(state: State, observed: Observed, desired_names: Iterable[str] = ()) -> tuple[str, ...]:
     """Live objects that no state entry and no desired resource refers to (listed, never touched)."""
     known = {r.remote_name for r in state.resources.values()} | set(desired_names)
-    return tuple(sorted(n for n, o in observed.objects.items() if n not in known and _alive(o)))
+    return tuple(sorted(n for n, o in observed.objects.items()
+                        if n not in known and _alive(o) and kind_of(o.kind).report_unmanaged))

@@ -15,10 +15,12 @@ import httpx
 
 from lorainfra.config.model import DEFAULT_MAX_RPS, frozen_mapping
 from lorainfra.errors import ApiError
+from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.kinds.base import Request
 from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.live import ModelInfo, Observed, RemoteObject
 from lorainfra.providers.http import Expect, HttpClient, HttpLimits, RetryPolicy
+from lorainfra.providers.upload import Progress, Uploader
 
 
 class FireworksProvider:
@@ -40,6 +42,7 @@ class FireworksProvider:
         limits: HttpLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         force_deletes: bool = False,
+        upload_progress: Progress | None = None,
     ) -> None:
         self.account = account
         self.endpoint = urlsplit(base_url).hostname or ""
@@ -48,6 +51,7 @@ class FireworksProvider:
             api_key=api_key, base_url=base_url, transport=transport, retry=retry, max_rps=max_rps, timeout=timeout,
             sleep=sleep, rng=rng, logger=logger, limits=limits, clock=clock,
         )
+        self._uploader = Uploader(transport=transport, sleep=sleep, logger=logger, progress=upload_progress)
 
     @property
     def requests(self) -> int:
@@ -142,9 +146,23 @@ class FireworksProvider:
         self, kind: str, resource_id: str, attributes: Mapping[str, Any], *, validate_only: bool = False
     ) -> RemoteObject:
         spec = kind_of(kind)
+        files = () if validate_only else spec.upload_files(attributes)  # read before anything is created
         raw = await self._send(spec.create_request(resource_id, attributes, account=self.account,
                                                    validate_only=validate_only))
+        if files:
+            raw = await self._upload(str(raw.get("name", "")), files, str(attributes.get("digest", "")))
         return spec.from_wire(raw, account=self.account)
+
+    async def _upload(self, name: str, files: tuple[AdapterFile, ...], digest: str) -> Any:
+        """getUploadEndpoint with every size, PUT each file, validateUpload; the model as it is then."""
+        answer = await self._request("POST", f"/v1/{name}:getUploadEndpoint",
+                                     json={"filenameToSize": {f.name: str(f.size) for f in files}}, expect="any")
+        sent = await self._uploader.upload(files, answer.get("filenameToSignedUrls") or {})
+        if digest and sent != digest:
+            raise ApiError(400, message=f"the files of {name} changed since the plan was made; plan again",
+                           method="PUT", path=name)
+        await self._request("GET", f"/v1/{name}:validateUpload", expect="any")
+        return await self._request("GET", f"/v1/{name}")
 
     async def update(
         self, kind: str, name: str, attributes: Mapping[str, Any], changed: tuple[str, ...]
@@ -167,6 +185,7 @@ class FireworksProvider:
                 "with ignoreChecks=true, unloading whatever is on it)")) from None
 
     async def aclose(self) -> None:
+        await self._uploader.aclose()
         await self._http.aclose()
 
 

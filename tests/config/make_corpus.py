@@ -9,8 +9,10 @@ are written at test time by ``write_dynamic``; their goldens are ``tests/config/
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -152,7 +154,7 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
                               [f"deployments.yaml:1:1: {E}unknown top-level key 'deploymnts'", "did you mean 'deployments'?"]),
     "top-level-non-yaml-lines": ({"copy.yaml": SHADOW},
                                  [f"copy.yaml:1:1: {E}copy.yaml does not look like a lorainfra config file: 2 top-level key(s) are not plain names (not shown)"]),
-    "top-level-model-key": ({"deployments.yaml": "models: {}\n"}, [f"deployments.yaml:1:1: {E}unknown top-level key 'models'"]),
+    "top-level-model-key": ({"deployments.yaml": "datasets: {}\n"}, [f"deployments.yaml:1:1: {E}unknown top-level key 'datasets'"]),
     "provider-in-other-file": ({"deployments.yaml": "provider: {account: x}\n"},
                                [f"deployments.yaml:1:1: {E}provider: is only allowed in lorainfra.yaml"]),
     "state-in-other-file": ({"deployments.yaml": "state: {backend: local}\n"},
@@ -267,7 +269,7 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "depends-on-missing": (dep("depends_on: [deployment.other]"), [f"deployments.yaml:6:18: {E}depends_on: no deployment 'other' is declared"]),
     "depends-on-typo": (lora("model: accounts/a/models/m", "serverless: true", "depends_on: [deployment.bse]"),
                         [f"loras.yaml:5:18: {E}depends_on: no deployment 'bse' is declared", "did you mean 'deployment.base'?"]),
-    "depends-on-unknown-kind": (dep("depends_on: [model.base]"), [f"deployments.yaml:6:18: {E}depends_on: 'model.base' is not an address"]),
+    "depends-on-unknown-kind": (dep("depends_on: [dataset.base]"), [f"deployments.yaml:6:18: {E}depends_on: 'dataset.base' is not an address"]),
     # -- cycles ---------------------------------------------------------------------------------------
     "cycle-two-deployments": ({"deployments.yaml": cycle(("a", "deployment.b"), ("b", "deployment.a"))},
                               [f"deployments.yaml:2:3: {E}dependency cycle: deployment.a -> deployment.b -> deployment.a",
@@ -445,6 +447,44 @@ def _over_total(folder: Path) -> None:
         (folder / f"f{index}.yaml").write_bytes(pad * 4097)  # just over 4 MB each: over 20 MB at the fifth
 
 
+ADAPTER_BASE = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+
+
+def _safetensors(values: int = 4) -> bytes:
+    """A real safetensors file: 8-byte little-endian header length, JSON header, F32 data."""
+    data = struct.pack(f"<{values}f", *[float(i) for i in range(values)])
+    header = json.dumps({"lora_A.weight": {"dtype": "F32", "shape": [values], "data_offsets": [0, len(data)]}}).encode()
+    return struct.pack("<Q", len(header)) + header + data
+
+
+def _adapter(breaker: Callable[[Path], object]) -> Callable[[Path], None]:
+    """A models.yaml declaring model.bot-v1 from adapters/bot, a good adapter there, then ``breaker(adapter)``."""
+    def make(folder: Path) -> None:
+        (folder / "models.yaml").write_text(f"models:\n  bot-v1:\n    base_model: {ADAPTER_BASE}\n    files: adapters/bot\n")
+        adapter = folder / "adapters" / "bot"
+        adapter.mkdir(parents=True)
+        (adapter / "adapter_config.json").write_text('{\n  "r": 8,\n  "target_modules": ["q_proj", "v_proj"]\n}\n')
+        (adapter / "adapter_model.safetensors").write_bytes(_safetensors())
+        breaker(adapter)
+    return make
+
+
+def _config(text: str) -> Callable[[Path], object]:
+    return lambda a: (a / "adapter_config.json").write_text(text)
+
+
+def _weights(blob: bytes) -> Callable[[Path], object]:
+    return lambda a: (a / "adapter_model.safetensors").write_bytes(blob)
+
+
+def _link_to_folder(adapter: Path) -> None:
+    (adapter.parent / "elsewhere").mkdir()
+    (adapter / "checkpoint").symlink_to(adapter.parent / "elsewhere")
+
+
+_BAD_OFFSETS = json.dumps({"w": {"dtype": "F32", "shape": [100], "data_offsets": [0, 400]}}).encode()
+_F = "adapters/bot/"
+
 def _overlay_dangling(folder: Path) -> None:
     (folder / "lorainfra.yaml").write_text(ENVS)
     (folder / "deployments.yaml").write_text(DEP)
@@ -467,6 +507,40 @@ DYNAMIC: dict[str, tuple[Callable[[Path], None], list[str]]] = {
                                                   "to ../../shared/loras.yaml, which does not exist"]),
     "overlay-link-outside": (_overlay_outside, ["env/prod/loras.yaml: error: env/prod/loras.yaml is a symbolic link to a "
                                                 "file outside the config folder"]),
+    # -- adapter folders of a models: entry (issue 14): each a file:line error before any API call ----------
+    "adapter-missing-config": (_adapter(lambda a: (a / "adapter_config.json").unlink()),
+                               [f"models.yaml:4:12: {E}adapters/bot has no adapter_config.json"]),
+    "adapter-missing-weights": (_adapter(lambda a: (a / "adapter_model.safetensors").unlink()),
+                                [f"models.yaml:4:12: {E}adapters/bot has no adapter_model.safetensors"]),
+    "adapter-missing-folder": (_adapter(lambda a: shutil.rmtree(a)), [f"models.yaml:4:12: {E}adapter folder adapters/bot does not exist"]),
+    "adapter-files-is-a-file": (_adapter(lambda a: shutil.rmtree(a) or a.write_text("x")),
+                                [f"models.yaml:4:12: {E}adapters/bot is not a folder"]),
+    "adapter-config-not-json": (_adapter(_config('{\n  "r": 8,\n  oops\n}\n')),
+                                [f"{_F}adapter_config.json:3:1: {E}adapter_config.json is not valid JSON"]),
+    "adapter-config-empty": (_adapter(_config("")), [f"{_F}adapter_config.json: {E}adapter_config.json is empty"]),
+    "adapter-config-list": (_adapter(_config("[8]\n")), [f"{_F}adapter_config.json:1:1: {E}adapter_config.json must hold a JSON object"]),
+    "adapter-rank-too-high": (_adapter(_config('{\n  "target_modules": ["q_proj"],\n  "r": 128\n}\n')),
+                              [f"{_F}adapter_config.json:3:1: {E}adapter_config.json: r is 128; Fireworks accepts ranks 4 to 64"]),
+    "adapter-rank-missing": (_adapter(_config('{"target_modules": ["q_proj"]}')), [f"{_F}adapter_config.json:1:1: {E}adapter_config.json has no r"]),
+    "adapter-bad-modules": (_adapter(_config('{"r": 8,\n "target_modules": ["lm_head"]}')),
+                            [f"{_F}adapter_config.json:2:1: {E}adapter_config.json: target_modules lm_head not supported by Fireworks"]),
+    "adapter-wrong-base": (_adapter(_config('{"r": 8, "target_modules": ["q_proj"], '
+                                            '"base_model_name_or_path": "accounts/fireworks/models/qwen2p5-7b-instruct"}')),
+                           [f"models.yaml:3:17: {E}model 'bot-v1' has base_model {ADAPTER_BASE} but adapters/bot/adapter_config.json "
+                            "was trained on accounts/fireworks/models/qwen2p5-7b-instruct"]),
+    "adapter-zero-byte-weights": (_adapter(_weights(b"")), [f"{_F}adapter_model.safetensors: {E}adapter_model.safetensors is empty (0 bytes)"]),
+    "adapter-short-weights": (_adapter(_weights(b"abc")), [f"{_F}adapter_model.safetensors: {E}adapter_model.safetensors is 3 bytes"]),
+    "adapter-header-too-long": (_adapter(_weights(struct.pack("<Q", 10_000) + b"{}")),
+                                [f"{_F}adapter_model.safetensors: {E}adapter_model.safetensors: safetensors header length 10000 does not fit"]),
+    "adapter-header-not-json": (_adapter(_weights(struct.pack("<Q", 4) + b"abcd")),
+                                [f"{_F}adapter_model.safetensors: {E}adapter_model.safetensors: the safetensors header is not JSON"]),
+    "adapter-offsets-outside": (_adapter(_weights(struct.pack("<Q", len(_BAD_OFFSETS)) + _BAD_OFFSETS + b"\0" * 16)),
+                                [f"{_F}adapter_model.safetensors: {E}adapter_model.safetensors: tensor 'w' has a bad dtype or data_offsets"]),
+    "adapter-link-to-folder": (_adapter(_link_to_folder), [f"{_F}checkpoint: {E}checkpoint is a folder (a link to a folder)"]),
+    "adapter-dangling-link": (_adapter(lambda a: (a / "tokenizer.json").symlink_to("gone.json")),
+                              [f"{_F}tokenizer.json: {E}tokenizer.json is not a regular file (a broken link or a special file)"]),
+    "adapter-fifo": (_adapter(lambda a: os.mkfifo(a / "adapter_model.bin")),
+                     [f"{_F}adapter_model.bin: {E}adapter_model.bin is not a regular file"]),
     # -- entries that are not readable regular files (issue 13, item 1): an error, never skipped ------------
     "entry-fifo": (lambda f: os.mkfifo(f / "loras.yaml"), ["loras.yaml: error: loras.yaml is a named pipe (FIFO), not a regular file"]),
     "entry-dangling-link": (lambda f: (f / "loras.yaml").symlink_to("loras-v2.yaml"),

@@ -51,6 +51,12 @@ class Api:
             params = {k: ("true" if v is True else "false" if v is False else v) for k, v in params.items()}
         return self.loop.run_until_complete(self.client.request(method, path, params=params, **kwargs))
 
+    def put_file(self, url: str, content: bytes, *, size: int | None = None) -> httpx.Response:
+        """PUT to a signed upload URL with the headers the signature covers (size defaults to the content's)."""
+        n = len(content) if size is None else size
+        headers = {"Content-Type": "application/octet-stream", "X-Goog-Content-Length-Range": f"{n},{n}"}
+        return self.call("PUT", url, content=content, headers=headers)
+
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.call("GET", path, **kw)
 

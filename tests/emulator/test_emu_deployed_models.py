@@ -227,7 +227,7 @@ def _finish_upload(api: Api, model_id: str) -> None:
         f"{base}:getUploadEndpoint", json={"filenameToSize": {k: str(len(v)) for k, v in files.items()}}
     ).json()["filenameToSignedUrls"]
     for name, content in files.items():
-        assert api.call("PUT", urls[name], content=content).status_code == 200
+        assert api.put_file(urls[name], content=content).status_code == 200
     assert api.get(f"{base}:validateUpload").status_code == 200
 
 

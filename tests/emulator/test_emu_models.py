@@ -66,14 +66,13 @@ def test_create_upload_validate_download(api: Api) -> None:
     )
     urls = ep.json()["filenameToSignedUrls"]
     assert set(urls) == set(files) and set(ep.json()["filenameToUnsignedUris"]) == set(files)
-    assert api.call("PUT", urls["adapter_config.json"], content=config).status_code == 200
+    assert api.put_file(urls["adapter_config.json"], content=config).status_code == 200
     assert_rpc_error(api.get(f"{M}/my-lora:validateUpload"), 9, 400, contains="not uploaded")
     bad_sig = urls["adapter_model.safetensors"].replace("signature=", "signature=0")
-    assert api.call("PUT", bad_sig, content=files["adapter_model.safetensors"]).status_code == 403
-    assert api.call("PUT", urls["adapter_model.safetensors"], content=b"short").status_code == 400
+    assert api.put_file(bad_sig, content=files["adapter_model.safetensors"]).status_code == 403
+    assert api.put_file(urls["adapter_model.safetensors"], content=b"short").status_code == 400
     assert (
-        api.call(
-            "PUT", urls["adapter_model.safetensors"], content=files["adapter_model.safetensors"]
+        api.put_file(urls["adapter_model.safetensors"], content=files["adapter_model.safetensors"]
         ).status_code
         == 200
     )
@@ -90,7 +89,7 @@ def test_validate_upload_checks_adapter_files(api: Api) -> None:
     ep = api.post(
         f"{M}/no-weights:getUploadEndpoint", json={"filenameToSize": {"adapter_config.json": "2"}}
     ).json()
-    api.call("PUT", ep["filenameToSignedUrls"]["adapter_config.json"], content=b"{}")
+    api.put_file(ep["filenameToSignedUrls"]["adapter_config.json"], content=b"{}")
     assert_rpc_error(api.get(f"{M}/no-weights:validateUpload"), 3, 400, contains="safetensors")
     api.post(M, json={"modelId": "bad-rank", "model": LORA})
     cfg = b'{"r": 128, "target_modules": ["q_proj"]}'
@@ -98,8 +97,8 @@ def test_validate_upload_checks_adapter_files(api: Api) -> None:
         f"{M}/bad-rank:getUploadEndpoint",
         json={"filenameToSize": {"adapter_config.json": str(len(cfg)), "adapter_model.bin": "1"}},
     ).json()
-    api.call("PUT", ep["filenameToSignedUrls"]["adapter_config.json"], content=cfg)
-    api.call("PUT", ep["filenameToSignedUrls"]["adapter_model.bin"], content=b"x")
+    api.put_file(ep["filenameToSignedUrls"]["adapter_config.json"], content=cfg)
+    api.put_file(ep["filenameToSignedUrls"]["adapter_model.bin"], content=b"x")
     assert_rpc_error(api.get(f"{M}/bad-rank:validateUpload"), 3, 400, contains="4-64")
 
 

@@ -37,7 +37,7 @@ def glm_lora(api: Api, model_id: str) -> str:
         f"{base}:getUploadEndpoint", json={"filenameToSize": {k: str(len(v)) for k, v in files.items()}}
     ).json()["filenameToSignedUrls"]
     for name, content in files.items():
-        assert api.call("PUT", urls[name], content=content).status_code == 200
+        assert api.put_file(urls[name], content=content).status_code == 200
     assert api.get(f"{base}:validateUpload").status_code == 200
     return f"accounts/{ACCOUNT}/models/{model_id}"
 

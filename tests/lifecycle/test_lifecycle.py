@@ -57,7 +57,8 @@ def live_objects(folder: Path) -> dict[str, str]:
     async def go() -> dict[str, str]:
         async with ws.provider() as provider:
             obs = await provider.refresh()
-            return {name: o.state for name, o in obs.objects.items() if o.state not in ("DELETED",)}
+            return {name: o.state for name, o in obs.objects.items()
+                    if o.state not in ("DELETED",) and o.kind in ("deployment", "lora")}  # not the seeded models
 
     return asyncio.run(go())
 

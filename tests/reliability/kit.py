@@ -107,7 +107,8 @@ def live(db: Path) -> list[dict[str, Any]]:
             finally:
                 await provider.aclose()
             return [{"name": o.name, "kind": o.kind, "state": o.state, **dict(o.attributes)}
-                    for o in obs.objects.values() if o.state not in ("DELETED", "DELETING")]
+                    for o in obs.objects.values()
+                    if o.state not in ("DELETED", "DELETING") and o.kind in ("deployment", "lora")]
         return asyncio.run(go())
     finally:
         emu.close()

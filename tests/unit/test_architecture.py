@@ -73,13 +73,13 @@ def test_an_unknown_kind_is_refused_not_treated_as_another() -> None:
     from lorainfra.kinds.registry import kind_of
     from lorainfra.providers.fireworks import FireworksProvider
 
-    with pytest.raises(KeyError, match="unknown resource kind 'model'; known kinds: deployment, lora"):
-        kind_of("model")
+    with pytest.raises(KeyError, match="unknown resource kind 'dataset'; known kinds: deployment, model, lora"):
+        kind_of("dataset")
 
     async def create() -> None:
         provider = FireworksProvider(account="acme", api_key="k", base_url="http://127.0.0.1:9")
         try:
-            await provider.create("model", "m", {})
+            await provider.create("dataset", "m", {})
         finally:
             await provider.aclose()
 

@@ -59,6 +59,7 @@ def test_refresh_pages_with_page_size_200_until_token_empty_or_missing() -> None
                                                  "deployment": "accounts/acme/deployments/base", "state": "DEPLOYED"}],
                              "nextPageToken": "p2"}),
                            ({})],  # last page: no list key, no token at all
+        "models": [({"models": [], "nextPageToken": ""}), ({})],
     }
 
     def handler(req: httpx.Request) -> httpx.Response:
@@ -69,10 +70,11 @@ def test_refresh_pages_with_page_size_200_until_token_empty_or_missing() -> None
     p, seen = make(handler)
     obs = run(p.refresh())
     assert set(obs.objects) == {"accounts/acme/deployments/base", "accounts/acme/deployedModels/a"}
-    assert obs.requests == 4
+    assert obs.requests == 5
     for req in seen:
         assert req.method == "GET"
-        assert req.url.path in ("/v1/accounts/acme/deployments", "/v1/accounts/acme/deployedModels")
+        assert req.url.path in ("/v1/accounts/acme/deployments", "/v1/accounts/acme/deployedModels",
+                                "/v1/accounts/acme/models")
         assert req.url.params["pageSize"] == "200"
         assert set(req.url.params) <= {"pageSize", "pageToken"}
     assert [r.url.params.get("pageToken") for r in seen if r.url.path.endswith("deployments")] == [None, "t1"]

@@ -1,0 +1,42 @@
+"""Adapter folders read at load time: rank, modules and digest (the broken folders are corpus cases:
+tests/config/make_corpus.py, adapter-*)."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from lorainfra.config.loader import load_config
+from lorainfra.errors import Span
+from lorainfra.kinds.adapter_files import digest_files, list_files
+from tests.models.adapters import BASE, safetensors_bytes, write_adapter
+
+MAIN = "provider:\n  account: acme\n  endpoint: local\n"
+
+
+def _config(root: Path, extra: str = "") -> Path:
+    (root / "lorainfra.yaml").write_text(MAIN)
+    (root / "models.yaml").write_text(f"models:\n  bot-v1:\n    base_model: {BASE}\n    files: adapters/bot\n{extra}")
+    return root
+
+
+def test_good_folder_gives_rank_modules_and_digest(tmp_path: Path) -> None:
+    root = _config(tmp_path)
+    write_adapter(root / "adapters" / "bot", r=16)
+    resource = next(r for r in load_config(root).resources.values() if r.kind == "model")
+    a = resource.attributes
+    assert a["rank"] == 16 and list(a["target_modules"]) == ["q_proj", "v_proj"] and a["base_model"] == BASE
+    files, _ = list_files("", root / "adapters" / "bot", Span("x"))
+    assert a["digest"] == digest_files(tuple(files)) and len(a["digest"]) == 64
+    write_adapter(root / "adapters" / "bot", r=16, seed=1)
+    changed = next(r for r in load_config(root).resources.values() if r.kind == "model")
+    assert changed.attributes["digest"] != a["digest"]
+
+
+def test_safetensors_fixture_is_real() -> None:
+    blob = safetensors_bytes(4)
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + length])
+    assert header["base_model.model.layers.0.self_attn.q_proj.lora_A.weight"]["data_offsets"] == [0, 16]
+    assert len(blob) == 8 + length + 16
