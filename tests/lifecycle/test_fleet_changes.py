@@ -98,7 +98,7 @@ def test_point2_a_removed_block_forgets_without_unloading(quickstart: Path) -> N
     ("moved:\n  - {from: lora.support-bot, to: lora.other}\n", "lora.support-bot is still declared at loras.yaml:"),
     ("moved:\n  - {from: lora.x, to: deployment.base}\n", "a lora cannot become a deployment"),
     ("removed:\n  - from: lora.other\n", "lora.other is still declared at loras.yaml:"),
-    ("removed:\n  - from: model.x\n", "invalid address 'model.x'"),
+    ("removed:\n  - from: dataset.x\n", "invalid address 'dataset.x'"),
 ])
 def test_point3_moved_and_removed_blocks_are_checked(quickstart: Path, block: str, message: str) -> None:
     (quickstart / "moves.yaml").write_text(block)

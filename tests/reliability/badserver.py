@@ -163,8 +163,8 @@ def _handler(server: BadServer) -> type[BaseHTTPRequestHandler]:
             self._json(200, {"deployments": [], "deployedModels": [], "nextPageToken": f"t{hit}"})
 
         def mode_forbid_models(self, auth: str, hit: int) -> None:
-            if self.path.split("?", 1)[0].endswith(("/deployments", "/deployedModels")):
-                self._json(200, {"deployments": [], "deployedModels": []})
+            if self.path.split("?", 1)[0].endswith(("/deployments", "/deployedModels", "/models")):
+                self._json(200, {"deployments": [], "deployedModels": [], "models": []})
             else:
                 self._json(403, {"code": 7, "message": "permission denied to read models"})
 
