@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from lorainfra.errors import StateError
@@ -110,6 +110,14 @@ def write_base(
         f"state was changed by another writer: expected serial {state.serial}, found {stored_serial} "
         f"({where}); run the command again"
     )
+
+
+def landed_retry(state: State, base: int, current: State | None) -> State | None:
+    """The stored version, when writing ``state`` on ``base`` (from ``write_base``) repeats the writer's own
+    write that already landed (one serial up, otherwise equal): then there is nothing new to store."""
+    if current is not None and base != state.serial and current == replace(state, serial=base):
+        return current
+    return None
 
 
 class StateBackend(Protocol):

@@ -20,6 +20,7 @@ from lorainfra.state.backend import (
     LockInfo,
     Version,
     damaged_state_error,
+    landed_retry,
     not_damaged_error,
     write_base,
 )
@@ -198,9 +199,9 @@ class LocalBackend:
                     unconfirmed=self._unconfirmed,
                     where=self.describe(),
                 )
-            if base != state.serial and current == replace(state, serial=base):
+            if (landed := landed_retry(state, base, current)) is not None:
                 self._unconfirmed = None
-                return current  # a retry of a write that landed: nothing new to store
+                return landed  # a retry of a write that landed: nothing new to store
             new = replace(state, serial=base + 1)
             text = self._encoder.dumps(new)
             self._unconfirmed = text  # from here on the outcome may be unknown to the caller

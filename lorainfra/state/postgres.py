@@ -23,6 +23,7 @@ from lorainfra.state.backend import (
     LockInfo,
     Version,
     damaged_state_error,
+    landed_retry,
     not_damaged_error,
     write_base,
 )
@@ -282,9 +283,9 @@ class PostgresBackend:
                             unconfirmed=self._unconfirmed,
                             where=self.describe(),
                         )
-                        if base != state.serial and current == replace(state, serial=base):
+                        if (landed := landed_retry(state, base, current)) is not None:
                             self._unconfirmed = None
-                            return current  # a retry of a write that landed: nothing new to store
+                            return landed  # a retry of a write that landed: nothing new to store
                     new = replace(state, serial=base + 1)
                     self._insert(conn, new, row_serial=None if row is None else row[1],
                                  written_at=written_at, who=who, operation=operation)
