@@ -14,6 +14,7 @@ Pure: text in, text out; the CLI (lorainfra.cli.fmt_cmd) reads and writes the fi
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Mapping
@@ -187,6 +188,7 @@ def _plain_reads_as_same(text: str) -> bool:
     return not dumped.startswith(("'", '"', "|", ">"))
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a config repeats its plain strings (model names, regions)
 def _emitted_quoted(text: str) -> bool:
     """Whether ruamel.yaml itself would quote this plain string on output (it cannot be written plain)."""
     out = io.StringIO()
