@@ -47,12 +47,16 @@ def _workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Work
                           max_rps=opts(ctx).max_rps, ctx=ctx)
 
 
-async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyncio.Event) -> Planned:
+async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyncio.Event, *,
+                locked: bool = False) -> Planned:
+    """``locked``: this command holds the state lock; else whoever does is said in the plan."""
     from lorainfra.engine.planner import make_plan
     from lorainfra.engine.stopping import until_stopped
 
+    lock = None if locked else ws.backend.lock_holder()
     async with ws.provider() as provider:
-        return await until_stopped(make_plan(ws.config, provider, ws.read_state(), sink, options), stop, "planning")
+        return await until_stopped(make_plan(ws.config, provider, ws.read_state(), sink, options, lock=lock), stop,
+                                   "planning")
 
 
 def _raise_plan_errors(planned: Planned) -> None:
@@ -123,7 +127,7 @@ def plan(
             stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
             if ws.backend.read() is None:  # fix the lineage now, so the saved plan can be checked against it
                 ws.backend.write(State.new(), operation="plan --out")
-        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options, stop))
+        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options, stop, locked=bool(out)))
         _raise_plan_errors(planned)
         if out:
             write_plan_file(out, planned.plan, config_dir=str(Path(ws.config.root)))

@@ -11,7 +11,7 @@ from lorainfra.config.model import Resource
 from lorainfra.kinds.base import AttributeSpec
 from lorainfra.kinds.registry import kind_of
 from lorainfra.live import Observed, RemoteObject
-from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem
+from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem, deposed_address
 from lorainfra.state.model import State
 
 
@@ -226,6 +226,15 @@ def diff(
             depends_on=managed.dependencies,
             reason="" if _alive(live) else "already gone: only forgotten",
         )
+    for name, old in state.deposed.items():
+        live = observed.get(name)
+        key = deposed_address(old.address, name)
+        changes[key] = Change(
+            key, old.kind, Action.DELETE, before=dict(live.attributes) if live else None, remote_name=name,
+            depends_on=old.dependencies, deposed=True,
+            reason="the old copy an interrupted create-before-destroy replacement left" + (
+                "" if _alive(live) else "; already gone: only forgotten"),
+        )
     _dark_dependents(changes)
     return tuple(changes[k] for k in sorted(changes))
 
@@ -250,6 +259,6 @@ def drift(
 
 def unmanaged(state: State, observed: Observed, desired_names: Iterable[str] = ()) -> tuple[str, ...]:
     """Live objects that no state entry and no desired resource refers to (listed, never touched)."""
-    known = {r.remote_name for r in state.resources.values()} | set(desired_names)
+    known = {r.remote_name for r in state.resources.values()} | set(state.deposed) | set(desired_names)
     return tuple(sorted(n for n, o in observed.objects.items()
                         if n not in known and _alive(o) and kind_of(o.kind).report_unmanaged))
