@@ -92,11 +92,22 @@ def validate(
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
 
 
-def _options(destroy: bool, target: list[str] | None, replace: list[str] | None) -> PlanOptions:
+RefreshOnly = Annotated[bool, typer.Option(
+    "--refresh-only",
+    help="Change no live object: show what changed live since the last apply (drift), and accept the live "
+         "values into the state (apply).")]
+
+
+def _options(destroy: bool, target: list[str] | None, replace: list[str] | None,
+             refresh_only: bool = False) -> PlanOptions:
     from lorainfra.engine.planner import PlanOptions
 
+    if refresh_only and (destroy or target or replace):
+        given = "--destroy" if destroy else "--target" if target else "--replace"
+        raise typer.BadParameter(f"{given} plans changes to live objects, which --refresh-only never makes: "
+                                 "run the two separately", param_hint="--refresh-only")
     return PlanOptions(destroy=destroy, targets=addresses(target, "--target"),
-                       replace=addresses(replace, "--replace"))
+                       replace=addresses(replace, "--replace"), refresh_only=refresh_only)
 
 
 def plan(
@@ -113,6 +124,7 @@ def plan(
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     lock_timeout: LockTimeout = "0s",
+    refresh_only: RefreshOnly = False,
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
     from lorainfra.cli.console import PlainSink
@@ -121,7 +133,7 @@ def plan(
 
     fmt_ = check_format(format_, as_json)
     ws = _workspace(ctx, directory, endpoint)
-    options = _options(destroy, target, replace)
+    options = _options(destroy, target, replace, refresh_only)
     with ExitStack() as stack:
         if out:
             stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
@@ -187,7 +199,7 @@ def _apply(
     saved: Plan | None = None
     if plan_file:
         saved, recorded_dir, _ = read_plan_file(plan_file)
-        options = PlanOptions(destroy=saved.destroy)
+        options = PlanOptions(destroy=saved.destroy, refresh_only=saved.refresh_only)
         if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
             directory = recorded_dir
     ws = _workspace(ctx, directory, endpoint)
@@ -234,17 +246,21 @@ def apply(
     lock_timeout: LockTimeout = "0s",
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
+    refresh_only: RefreshOnly = False,
 ) -> None:
-    """Make the account match the config (or apply exactly a saved plan), in dependency order."""
+    """Make the account match the config (or apply exactly a saved plan), in dependency order.
+
+    With --refresh-only: change no live object; accept what changed live (drift) into the state."""
     from lorainfra.engine.planner import PlanOptions
 
     if Path(directory).is_file():
-        if target or replace:
-            raise typer.BadParameter("a saved plan already fixed its targets", param_hint="--target/--replace")
+        if target or replace or refresh_only:
+            raise typer.BadParameter("a saved plan already fixed its targets and mode",
+                                     param_hint="--target/--replace/--refresh-only")
         _apply(ctx, ".", endpoint, True, parallelism, lock_timeout, PlanOptions(), plan_file=directory)
         return
     _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout,
-           _options(False, target, replace))
+           _options(False, target, replace, refresh_only))
 
 
 def destroy(

@@ -89,6 +89,12 @@ def lock_banner(lock: LockInfo | None, in_flight: tuple[tuple[str, str], ...]) -
 
 
 def summary_line(plan: Plan) -> str:
+    if plan.refresh_only:
+        if not plan.drift:
+            return "No changes. The state matches the live objects (refresh-only: nothing to accept)."
+        n = len({d.address for d in plan.drift})
+        return (f"Refresh-only plan: {n} resource{'s' if n != 1 else ''} changed outside lorainfra; applying it "
+                "accepts the live values into the state and changes no live object.")
     if not plan.has_changes:
         return "No changes. Your infrastructure matches the configuration."
     c = plan.counts()

@@ -33,6 +33,7 @@ class PlanOptions:
     replace: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
     check_remote: bool = True  # validateOnly creates and model checks
+    refresh_only: bool = False  # change no live object: propose accepting the drift into the state
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ async def make_plan(
     notes += moved_notes
     for note in notes:
         sink.emit(Note(note))
-    changes = diff(
+    changes = () if options.refresh_only else diff(
         config.resources, state, observed, provider.account,
         replace=options.replace, destroy=options.destroy,
     )
@@ -328,6 +329,7 @@ async def make_plan(
         targets=tuple(sorted(options.targets)),
         lock=lock,
         in_flight=flying,
+        refresh_only=options.refresh_only,
     )
     return Planned(plan, state, observed, notes)
 

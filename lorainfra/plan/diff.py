@@ -8,6 +8,7 @@ from typing import Any
 
 from lorainfra.addresses import Address
 from lorainfra.config.model import Resource
+from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.base import AttributeSpec
 from lorainfra.kinds.registry import kind_of
 from lorainfra.live import Observed, RemoteObject
@@ -255,6 +256,23 @@ def drift(
         for change in attribute_changes(managed.kind, managed.attributes, seen, ignored):
             items.append(DriftItem(key, "changed", change.name, expected=change.after, live=change.before))
     return tuple(items)
+
+
+def accept_drift(state: State, items: Iterable[DriftItem], observed: Observed) -> State:
+    """``state`` with the live values of ``items`` accepted as last applied (refresh-only apply): a changed
+    attribute takes its live value, a vanished object is forgotten. No live object is touched."""
+    for item in items:
+        managed = state.resources.get(item.address)
+        if managed is None:
+            continue
+        if item.kind == "vanished":
+            state = state.without_resource(item.address)
+            continue
+        live = observed.get(managed.remote_name)
+        state = state.with_resource(evolve(
+            managed, attributes=frozen_mapping({**managed.attributes, item.attribute: item.live}),
+            observed_digest=live.digest if live is not None else managed.observed_digest))
+    return state
 
 
 def unmanaged(state: State, observed: Observed, desired_names: Iterable[str] = ()) -> tuple[str, ...]:

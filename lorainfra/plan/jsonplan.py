@@ -100,6 +100,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "observed_digests": dict(sorted(plan.observed_digests.items())),
         "targets": list(plan.targets),
         **lock_to_json(plan.lock, plan.in_flight),
+        **({"refresh_only": True} if plan.refresh_only else {}),
     }
 
 
@@ -149,4 +150,5 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
         targets=tuple(str(t) for t in data.get("targets", [])),
         lock=LockInfo(**{k: str(v) for k, v in data["lock"].items()}) if data.get("lock") else None,
         in_flight=tuple((str(f["address"]), str(f["operation"])) for f in data.get("in_flight", [])),
+        refresh_only=bool(data.get("refresh_only", False)),
     )

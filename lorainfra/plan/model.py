@@ -109,6 +109,8 @@ class Plan:
     # (address, operation) pairs its pending markers say it is changing (never called drift)
     lock: LockInfo | None = None
     in_flight: tuple[tuple[str, str], ...] = ()
+    # Terraform's refresh-only mode: no live object is changed; applying accepts the drift into the state
+    refresh_only: bool = False
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -116,7 +118,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.actionable)
+        """Something to apply: live changes, or, for a refresh-only plan, drift to accept into the state."""
+        return bool(self.drift) if self.refresh_only else bool(self.actionable)
 
     def counts(self) -> dict[str, int]:
         add = sum(1 for c in self.changes if c.action in (Action.CREATE, Action.REPLACE))

@@ -226,3 +226,68 @@ def test_point7_plan_and_drift_on_a_locked_state_say_who_holds_it_and_what_it_is
         assert ws.backend.read().pending["deployment.shared-base"].operation == "update"  # type: ignore[union-attr]
     r = cli("drift", str(quickstart))  # lock released: the marker is an interrupted run's, reconciled
     assert r.code == 0 and "locked" not in r.out and "No drift" in r.out, r.out + r.err
+
+
+# ---------------------------------------------------------------- refresh-only plans and applies
+def change_live(folder: Path, remote_name: str, **values: object) -> None:
+    """Edit a live object behind lorainfra's back (as someone in the console would)."""
+    ws = open_workspace(str(folder), None, ENV)
+
+    async def go() -> None:
+        async with ws.provider() as provider:
+            obj = await provider.get("deployment", remote_name)
+            assert obj is not None
+            await provider.update("deployment", obj.name, {**obj.attributes, **values}, tuple(values))
+
+    asyncio.run(go())
+
+
+def test_refresh_only_plan_shows_drift_and_a_saved_one_accepts_it_changing_no_live_object(
+    quickstart: Path, tmp_path: Path
+) -> None:
+    first = apply(quickstart)
+    base = first.state.resources["deployment.shared-base"].remote_name
+    change_live(quickstart, base, max_replica_count=4)
+    before = live_objects(quickstart)
+    q, saved = str(quickstart), str(tmp_path / "refresh.plan")
+    r = cli("plan", q, "--refresh-only", "--out", saved, "--detailed-exitcode")
+    assert r.code == 2, r.out + r.err
+    assert "deployment.shared-base: max_replica_count was 2, is now 4" in r.out
+    assert "Refresh-only plan: 1 resource changed outside lorainfra; applying it accepts the live values" in r.out
+    assert "will be updated" not in r.out  # a refresh-only plan proposes no live change
+    doc = json.loads(cli("show", saved, "--json").out)
+    assert doc["refresh_only"] is True and doc["changes"] == [] and doc["has_changes"] is True
+    r = cli("apply", saved)
+    assert r.code == 0, r.out + r.err
+    state = json.loads((quickstart / ".lorainfra" / "state.json").read_text())
+    assert state["resources"]["deployment.shared-base"]["attributes"]["max_replica_count"] == 4
+    assert live_objects(quickstart) == before  # nothing live was touched
+    assert cli("drift", q).code == 0
+    # the config still says 2: a normal plan now proposes to put it back, as for any accepted drift
+    planned = plan(quickstart)
+    assert {c.address: c.action for c in planned.plan.actionable} == {"deployment.shared-base": Action.UPDATE}
+    r = cli("plan", q, "--refresh-only", "--detailed-exitcode")
+    assert r.code == 0 and "refresh-only: nothing to accept" in r.out, r.out + r.err
+
+
+def test_apply_refresh_only_needs_approval_and_forgets_a_vanished_object(quickstart: Path) -> None:
+    first = apply(quickstart)
+    helper = first.state.resources["deployment.sql-helper"].remote_name
+    ws = open_workspace(str(quickstart), None, ENV)
+
+    async def delete() -> None:
+        async with ws.provider() as provider:
+            await provider.delete("deployment", helper)
+
+    asyncio.run(delete())
+    q = str(quickstart)
+    r = cli("apply", q, "--refresh-only")
+    assert r.code == 1 and "--auto-approve" in r.err, r.out + r.err  # no terminal to confirm on
+    assert "deployment.sql-helper" in json.loads((quickstart / ".lorainfra" / "state.json").read_text())["resources"]
+    r = cli("apply", q, "--refresh-only", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert "deployment.sql-helper: vanished from the account" in r.out
+    resources = json.loads((quickstart / ".lorainfra" / "state.json").read_text())["resources"]
+    assert "deployment.sql-helper" not in resources and "deployment.shared-base" in resources
+    r = cli("plan", q, "--refresh-only", "--destroy")
+    assert r.code != 0 and "--refresh-only" in r.err
