@@ -16,7 +16,7 @@ from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateEr
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.registry import kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
-from lorainfra.plan.diff import attribute_changes, diff, drift, remote_name_for, unmanaged
+from lorainfra.plan.diff import attribute_changes, diff, drift, remote_name_for, removed_attributes, unmanaged
 from lorainfra.plan.lifecycle import prevent_destroy_violations
 from lorainfra.plan.model import Action, Change, DriftItem, Fingerprint, Plan
 from lorainfra.providers.base import Provider
@@ -81,7 +81,9 @@ def reconcile(state: State, observed: Observed) -> tuple[State, tuple[str, ...]]
         elif op.operation == "update" and alive and address in state.resources:
             assert found is not None
             seen = kind.seen(found.attributes, op.attributes, op.attributes)
-            if attribute_changes(op.kind, op.attributes, seen):
+            recorded = state.resources[address].attributes  # keys the update reset are no longer in op.attributes
+            if attribute_changes(op.kind, op.attributes, seen) or removed_attributes(
+                    op.kind, op.attributes, recorded, found.attributes):
                 notes.append(f"{address}: an interrupted update of {found.name} did not land; it is planned again")
                 continue
             state = state.with_resource(replace(state.resources[address], attributes=op.attributes,

@@ -135,6 +135,25 @@ def test_point6_an_update_that_did_not_land_is_planned_again(quickstart: Path) -
     assert drift_of(quickstart) == ()
 
 
+def test_point6_an_interrupted_reset_of_a_removed_key_that_did_not_land_is_planned_again(quickstart: Path) -> None:
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace(
+        "    addons: true\n", "    addons: true\n    max_context_length: 4096\n", 1))
+    first = apply(quickstart)
+    deployments.write_text(deployments.read_text().replace("    max_context_length: 4096\n", ""))
+    recorded = first.state.resources["deployment.shared-base"]
+    # killed between the marker and the PATCH: the values sent no longer hold the removed key
+    sent = {k: v for k, v in recorded.attributes.items() if k != "max_context_length"}
+    ws = open_workspace(str(quickstart), None, ENV)
+    ws.backend.write(first.state.with_pending(PendingOp(
+        "deployment.shared-base", "update", "deployment", {"remote_name": recorded.remote_name}, sent,
+        recorded.dependencies)))
+    planned = plan(quickstart)
+    assert any(n.endswith("did not land; it is planned again") for n in planned.notes), planned.notes
+    (change,) = planned.plan.actionable
+    assert [(a.name, a.reset) for a in change.attributes] == [("max_context_length", True)]
+
+
 # ---------------------------------------------------------------- point 6: an interrupted create-before-destroy
 def seed_faq_bot_v2(folder: Path) -> None:
     (folder / "models.json").write_text(json.dumps({"models": [
