@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from lorainfra.cli.context import open_workspace
 from lorainfra.cli.render import render_plan
@@ -18,7 +21,8 @@ from lorainfra.engine.review import detect_drift
 from lorainfra.engine.session import SessionOptions, apply_session
 from lorainfra.plan.model import Action
 from lorainfra.state.model import PendingOp, State
-from tests.e2e.helpers import cli
+from tests.e2e.helpers import Result, cli
+from tests.e2e.helpers import cli as run_cli
 from tests.lifecycle.test_lifecycle import ENV, FAST, apply, live_objects, plan
 
 
@@ -219,7 +223,26 @@ def test_point6_a_replacement_interrupted_before_its_create_was_recorded_keeps_t
 
 
 # ---------------------------------------------------------------- point 7: a plan or drift while another apply holds the lock
-def test_point7_plan_and_drift_on_a_locked_state_say_who_holds_it_and_what_it_is_changing(quickstart: Path) -> None:
+@pytest.fixture(params=["local", "postgres"])
+def backend_env(request: pytest.FixtureRequest, quickstart: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The quickstart's state in each backend; the env the CLI needs for it (both record the lock holder)."""
+    if request.param == "local":
+        return {}
+    dsn = request.getfixturevalue("pg_dsn")
+    cfg = quickstart / "lorainfra.yaml"
+    workspace = f"heal-{uuid.uuid4().hex[:12]}"
+    cfg.write_text(cfg.read_text().replace(
+        "  backend: local ", f"  backend: postgres\n  dsn_env: LORAINFRA_HEAL_DSN\n  workspace: {workspace}\n  #"))
+    monkeypatch.setitem(ENV, "LORAINFRA_HEAL_DSN", dsn)  # the in-process helpers read ENV
+    return {"LORAINFRA_HEAL_DSN": dsn}
+
+
+def test_point7_plan_and_drift_on_a_locked_state_say_who_holds_it_and_what_it_is_changing(
+    quickstart: Path, backend_env: dict[str, str]
+) -> None:
+    def cli(*args: str) -> Result:
+        return run_cli(*args, env=backend_env)
+
     assert apply(quickstart).ok
     bump_max_replicas(quickstart)
     slow_updates(quickstart)
