@@ -264,6 +264,8 @@ def test_point7_plan_and_drift_on_a_locked_state_say_who_holds_it_and_what_it_is
         assert "(drift)" not in r.out and "max_replica_count" not in r.out
         assert f"being changed by {holder.who} (update in flight)" in r.out and holder.created in r.out
         assert "No changes." in r.out
+        md = cli("plan", str(quickstart), "--format", "markdown").out
+        assert f"the state is locked by {holder.who}" in md and "`deployment.shared-base` (update)" in md
         # the marker belongs to the running apply: a read-only plan leaves it alone
         assert ws.backend.read().pending["deployment.shared-base"].operation == "update"  # type: ignore[union-attr]
     r = cli("drift", str(quickstart))  # lock released: the marker is an interrupted run's, reconciled
