@@ -180,6 +180,7 @@ def test_point6_a_replacement_interrupted_before_the_old_copy_went_deletes_it_ne
     assert old in live_objects(quickstart)  # the old copy is still loaded: the state must remember it
     assert set(stopped.state.deposed) == {old}
     assert json.loads((quickstart / ".lorainfra" / "state.json").read_text())["format_version"] == 2
+    assert f"lora.faq-bot\t{old} (deposed: the next apply deletes it)" in cli("state", "list", str(quickstart)).out
     planned = plan(quickstart)
     (change,) = planned.plan.actionable
     assert change.deposed and change.action is Action.DELETE and change.remote_name == old
