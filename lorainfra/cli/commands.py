@@ -47,12 +47,16 @@ def _workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Work
                           max_rps=opts(ctx).max_rps, ctx=ctx)
 
 
-async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyncio.Event) -> Planned:
+async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyncio.Event, *,
+                locked: bool = False) -> Planned:
+    """``locked``: this command holds the state lock; else whoever does is said in the plan."""
     from lorainfra.engine.planner import make_plan
     from lorainfra.engine.stopping import until_stopped
 
+    lock = None if locked else ws.backend.lock_holder()
     async with ws.provider() as provider:
-        return await until_stopped(make_plan(ws.config, provider, ws.read_state(), sink, options), stop, "planning")
+        return await until_stopped(make_plan(ws.config, provider, ws.read_state(), sink, options, lock=lock), stop,
+                                   "planning")
 
 
 def _raise_plan_errors(planned: Planned) -> None:
@@ -88,11 +92,22 @@ def validate(
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
 
 
-def _options(destroy: bool, target: list[str] | None, replace: list[str] | None) -> PlanOptions:
+RefreshOnly = Annotated[bool, typer.Option(
+    "--refresh-only",
+    help="Change no live object: show what changed live since the last apply (drift), and accept the live "
+         "values into the state (apply).")]
+
+
+def _options(destroy: bool, target: list[str] | None, replace: list[str] | None,
+             refresh_only: bool = False) -> PlanOptions:
     from lorainfra.engine.planner import PlanOptions
 
+    if refresh_only and (destroy or target or replace):
+        given = "--destroy" if destroy else "--target" if target else "--replace"
+        raise typer.BadParameter(f"{given} plans changes to live objects, which --refresh-only never makes: "
+                                 "run the two separately", param_hint="--refresh-only")
     return PlanOptions(destroy=destroy, targets=addresses(target, "--target"),
-                       replace=addresses(replace, "--replace"))
+                       replace=addresses(replace, "--replace"), refresh_only=refresh_only)
 
 
 def plan(
@@ -109,6 +124,7 @@ def plan(
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     lock_timeout: LockTimeout = "0s",
+    refresh_only: RefreshOnly = False,
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
     from lorainfra.cli.console import PlainSink
@@ -117,13 +133,13 @@ def plan(
 
     fmt_ = check_format(format_, as_json)
     ws = _workspace(ctx, directory, endpoint)
-    options = _options(destroy, target, replace)
+    options = _options(destroy, target, replace, refresh_only)
     with ExitStack() as stack:
         if out:
             stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
             if ws.backend.read() is None:  # fix the lineage now, so the saved plan can be checked against it
                 ws.backend.write(State.new(), operation="plan --out")
-        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options, stop))
+        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options, stop, locked=bool(out)))
         _raise_plan_errors(planned)
         if out:
             write_plan_file(out, planned.plan, config_dir=str(Path(ws.config.root)))
@@ -183,7 +199,7 @@ def _apply(
     saved: Plan | None = None
     if plan_file:
         saved, recorded_dir, _ = read_plan_file(plan_file)
-        options = PlanOptions(destroy=saved.destroy)
+        options = PlanOptions(destroy=saved.destroy, refresh_only=saved.refresh_only)
         if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
             directory = recorded_dir
     ws = _workspace(ctx, directory, endpoint)
@@ -230,17 +246,21 @@ def apply(
     lock_timeout: LockTimeout = "0s",
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
+    refresh_only: RefreshOnly = False,
 ) -> None:
-    """Make the account match the config (or apply exactly a saved plan), in dependency order."""
+    """Make the account match the config (or apply exactly a saved plan), in dependency order.
+
+    With --refresh-only: change no live object; accept what changed live (drift) into the state."""
     from lorainfra.engine.planner import PlanOptions
 
     if Path(directory).is_file():
-        if target or replace:
-            raise typer.BadParameter("a saved plan already fixed its targets", param_hint="--target/--replace")
+        if target or replace or refresh_only:
+            raise typer.BadParameter("a saved plan already fixed its targets and mode",
+                                     param_hint="--target/--replace/--refresh-only")
         _apply(ctx, ".", endpoint, True, parallelism, lock_timeout, PlanOptions(), plan_file=directory)
         return
     _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout,
-           _options(False, target, replace))
+           _options(False, target, replace, refresh_only))
 
 
 def destroy(

@@ -48,6 +48,10 @@ def plan_markdown(plan: Plan, *, title: str = "lorainfra plan", limit: int = LIM
     if plan.targets:
         head += f"> **Warning:** resource targeting is in effect ({', '.join(f'`{t}`' for t in plan.targets)}): " \
                 "only these resources and what they depend on are planned.\n\n"
+    if plan.lock is not None:
+        busy = ", ".join(f"`{address}` ({operation})" for address, operation in plan.in_flight) or "nothing recorded yet"
+        head += f"> **Warning:** the state is locked by {plan.lock.who} since {plan.lock.created} for " \
+                f"'{plan.lock.operation}'. Being changed by it (not drift): {busy}.\n\n"
     if plan.has_changes:
         head += f"| add | change | destroy | drift | not managed |\n|---|---|---|---|---|\n" \
                 f"| {c['add']} | {c['change']} | {c['destroy']} | {len(plan.drift)} | {len(plan.unmanaged)} |\n\n"

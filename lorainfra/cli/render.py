@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lorainfra.plan.model import Action, Change, DriftItem, Plan
+from lorainfra.state.backend import LockInfo
 
 _HEADLINE = {
     Action.CREATE: "will be created",
@@ -76,7 +77,24 @@ def render_drift(items: tuple[DriftItem, ...]) -> list[str]:
     return lines
 
 
+def lock_banner(lock: LockInfo | None, in_flight: tuple[tuple[str, str], ...]) -> list[str]:
+    """What a plan or drift says while another run holds the state lock: who, since when, and what it is
+    changing (its in-flight changes are not drift)."""
+    if lock is None:
+        return []
+    lines = [f"Warning: the state is locked by {lock.who} since {lock.created} for {lock.operation!r} (lock {lock.id}).",
+             "  That run is changing resources now; its changes are not drift. Plan again once it has finished."]
+    lines += [f"  ~ {address}: being changed by {lock.who} ({operation} in flight)" for address, operation in in_flight]
+    return [*lines, ""]
+
+
 def summary_line(plan: Plan) -> str:
+    if plan.refresh_only:
+        if not plan.drift:
+            return "No changes. The state matches the live objects (refresh-only: nothing to accept)."
+        n = len({d.address for d in plan.drift})
+        return (f"Refresh-only plan: {n} resource{'s' if n != 1 else ''} changed outside lorainfra; applying it "
+                "accepts the live values into the state and changes no live object.")
     if not plan.has_changes:
         return "No changes. Your infrastructure matches the configuration."
     c = plan.counts()
@@ -93,7 +111,7 @@ def target_banner(plan: Plan) -> list[str]:
 
 
 def render_plan(plan: Plan) -> str:
-    lines: list[str] = target_banner(plan)
+    lines: list[str] = target_banner(plan) + lock_banner(plan.lock, plan.in_flight)
     lines += render_drift(plan.drift)
     if plan.unmanaged:
         lines.append(f"Not managed by lorainfra (left alone): {len(plan.unmanaged)}")

@@ -23,7 +23,7 @@ from lorainfra.errors import LorainfraError
 if TYPE_CHECKING:  # heavy modules are imported inside the commands (fast `lorainfra --help`)
     import asyncio
 
-    from lorainfra.plan.model import DriftItem
+    from lorainfra.engine.review import DriftReport
     from lorainfra.state.model import State
 
 
@@ -53,7 +53,7 @@ def drift(
     from lorainfra.cli.console import PlainSink
     from lorainfra.cli.context import open_workspace
     from lorainfra.cli.markdown import drift_markdown
-    from lorainfra.cli.render import render_drift
+    from lorainfra.cli.render import lock_banner, render_drift
     from lorainfra.engine.review import detect_drift
     from lorainfra.plan.jsonplan import drift_document
 
@@ -61,16 +61,21 @@ def drift(
     ws = open_workspace(directory, endpoint_of(ctx, endpoint), insecure=opts(ctx).insecure, max_rps=opts(ctx).max_rps,
                         ctx=ctx)
 
-    async def go(stop: asyncio.Event) -> tuple[DriftItem, ...]:
+    async def go(stop: asyncio.Event) -> DriftReport:
         from lorainfra.engine.stopping import until_stopped
 
+        lock = ws.backend.lock_holder()  # another run applying now: its changes are in flight, not drift
         async with ws.provider() as provider:
-            return await until_stopped(detect_drift(ws.config, provider, ws.read_state(), PlainSink(sys.stderr)),
-                                       stop, "checking for drift")
+            return await until_stopped(
+                detect_drift(ws.config, provider, ws.read_state(), PlainSink(sys.stderr), lock=lock),
+                stop, "checking for drift")
 
-    items = run_async(go)
+    report = run_async(go)
+    items = report.items
+    if fmt_ != "json":
+        sys.stdout.write("".join(line + "\n" for line in lock_banner(report.lock, report.in_flight)))
     if fmt_ == "json":
-        sys.stdout.write(json.dumps(drift_document(items), indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(drift_document(items, report.lock, report.in_flight), indent=2, sort_keys=True) + "\n")
     elif fmt_ == "markdown":
         sys.stdout.write(drift_markdown(items))
     elif items:

@@ -54,6 +54,8 @@ def list_(ctx: typer.Context, folder: FolderArg = None, directory: DirOpt = None
         print(f"{address}\t{res.remote_name}")
     for address in sorted(state.pending if state else {}):
         print(f"{address}\t(pending {state.pending[address].operation})" if state else "")
+    for name, old in sorted((state.deposed if state else {}).items()):
+        print(f"{old.address}\t{name} (deposed: the next apply deletes it)")
 
 
 @state_app.command("show")

@@ -172,6 +172,9 @@ class Applier:
         attrs = frozen_mapping(change.after or {})
 
         def edit(state: State) -> State:
+            old = state.resources.get(change.address)
+            if change.create_first and old is not None and old.remote_name != obj.name:
+                state = state.with_deposed(old)  # the old copy is deleted later: remembered until it is
             return state.without_pending(change.address).with_resource(
                 ResourceState(change.address, change.kind, obj.name, attrs, change.depends_on, obj.digest)
             )
@@ -247,9 +250,15 @@ class Applier:
         # the desired values over the live ones: a sub-object goes whole (Kind.update_request)
         after = {**(change.before or {}), **(change.after or {})}
         changed = tuple(a.name for a in change.attributes)
+        # durable before the update is sent: an interrupted run's update is reconciled by the next plan
+        pending = PendingOp(change.address, "update", kind.name, frozen_mapping({"remote_name": change.remote_name}),
+                            frozen_mapping(change.after or {}), change.depends_on, self.journal.now())
+        await self.journal.commit(lambda s: s.with_pending(pending))
         try:
             obj = await self.provider.update(kind.name, change.remote_name, after, changed)
         except ApiError as exc:
+            if not exc.retryable:  # refused: nothing changed
+                await self.journal.commit(self._forget_pending(change))
             raise OperationError(change.address, "update", exc.message) from exc
         obj = await self._wait(change, slot, obj.name or change.remote_name, kind)
         await self.journal.commit(self._record(change, obj))
@@ -258,10 +267,16 @@ class Applier:
         kind = kind_of(change.kind)
         recorded = self.state.resources.get(change.address)
         name = change.remote_name or (recorded.remote_name if recorded else "")
+        if name and name not in self.state.deposed:  # a deposed copy is its own marker
+            pending = PendingOp(change.address, "delete", kind.name, frozen_mapping({"remote_name": name}),
+                                started_at=self.journal.now())
+            await self.journal.commit(lambda s: s.with_pending(pending))
         if name:
             try:
                 await self.provider.delete(kind.name, name)
             except ApiError as exc:
+                if not exc.retryable and change.address in self.state.pending:  # refused: nothing changed
+                    await self.journal.commit(self._forget_pending(change))
                 raise OperationError(change.address, "delete", exc.message) from exc
             async with slot.lent():
                 await self._poll_until_gone(change, kind, name)
@@ -313,7 +328,12 @@ class Applier:
 
 
 def _without_object(state: State, address: str, name: str) -> State:
-    """Forget ``address`` unless it already records another object (a replacement created first)."""
+    """Forget ``address`` unless it already records another object (a replacement created first), its
+    delete marker, and ``name`` as a deposed copy."""
+    state = state.without_deposed(name)
+    pending = state.pending.get(address)
+    if pending is not None and pending.operation == "delete":
+        state = state.without_pending(address)
     recorded = state.resources.get(address)
     if recorded is not None and name and recorded.remote_name != name:
         return state

@@ -16,10 +16,11 @@ from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateEr
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.registry import kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
-from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
+from lorainfra.plan.diff import attribute_changes, diff, drift, remote_name_for, removed_attributes, unmanaged
 from lorainfra.plan.lifecycle import prevent_destroy_violations
-from lorainfra.plan.model import Action, Change, Fingerprint, Plan
+from lorainfra.plan.model import Action, Change, DriftItem, Fingerprint, Plan
 from lorainfra.providers.base import Provider
+from lorainfra.state.backend import LockInfo
 from lorainfra.state.model import ResourceState, State
 from lorainfra.state.ops import state_mv, state_rm
 
@@ -32,6 +33,7 @@ class PlanOptions:
     replace: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
     check_remote: bool = True  # validateOnly creates and model checks
+    refresh_only: bool = False  # change no live object: propose accepting the drift into the state
 
 
 @dataclass(frozen=True)
@@ -52,19 +54,65 @@ async def refresh(provider: Provider, sink: EventSink) -> Observed:
 
 
 def reconcile(state: State, observed: Observed) -> tuple[State, tuple[str, ...]]:
-    """Resolve pending creates left by an interrupted run: adopt what exists, forget what does not."""
+    """Resolve what an interrupted run left in the state, by reading the live objects.
+
+    A pending create: adopt what exists, forget what does not (a create-before-destroy replacement's old
+    copy is kept as deposed). A pending update: record it if the live object has the values it sent, else
+    forget it (the diff plans the update again). A pending delete: forget it (the diff sees what is live).
+    A deposed copy already gone: forget it (one still live is deleted by the plan).
+    """
     notes: list[str] = []
     for address, op in sorted(state.pending.items()):
-        found = kind_of(op.kind).find(op.identity, observed)
+        kind = kind_of(op.kind)
+        found = kind.find(op.identity, observed)
+        alive = found is not None and not found.gone
         state = state.without_pending(address)
-        if op.operation == "create" and found is not None and not found.gone:
+        if op.operation == "create" and alive:
+            assert found is not None
+            old = state.resources.get(address)
+            if old is not None and old.remote_name != found.name:
+                state = state.with_deposed(old)  # an interrupted create-before-destroy: the old copy waits
             state = state.with_resource(
                 ResourceState(address, op.kind, found.name, op.attributes, op.dependencies, found.digest)
             )
             notes.append(f"{address}: an interrupted create had reached the account; adopted {found.name}")
         elif op.operation == "create":
             notes.append(f"{address}: an interrupted create never reached the account; it will be created")
+        elif op.operation == "update" and alive and address in state.resources:
+            assert found is not None
+            seen = kind.seen(found.attributes, op.attributes, op.attributes)
+            recorded = state.resources[address].attributes  # keys the update reset are no longer in op.attributes
+            if attribute_changes(op.kind, op.attributes, seen) or removed_attributes(
+                    op.kind, op.attributes, recorded, found.attributes):
+                notes.append(f"{address}: an interrupted update of {found.name} did not land; it is planned again")
+                continue
+            state = state.with_resource(replace(state.resources[address], attributes=op.attributes,
+                                                dependencies=op.dependencies, observed_digest=found.digest))
+            notes.append(f"{address}: an interrupted update of {found.name} had landed; recorded")
+        elif op.operation == "update":
+            notes.append(f"{address}: an interrupted update found nothing to update; forgotten")
+        elif op.operation == "delete":
+            how = "had finished" if not alive else "did not finish; the plan deletes it if it must go"
+            notes.append(f"{address}: an interrupted delete {how}")
+    for name, entry in sorted(state.deposed.items()):
+        live = observed.get(name)
+        if live is None or live.gone:
+            state = state.without_deposed(name)
+            notes.append(f"{entry.address}: the old copy {name} left by an interrupted replacement is gone; forgotten")
     return state, tuple(notes)
+
+
+def in_flight(state: State) -> tuple[tuple[str, str], ...]:
+    """What the state's pending markers and deposed copies say a run is changing: (address, operation)."""
+    found = {(address, op.operation) for address, op in state.pending.items()}
+    found |= {(entry.address, f"delete of the old copy {name}") for name, entry in state.deposed.items()}
+    return tuple(sorted(found))
+
+
+def without_in_flight(items: Iterable[DriftItem], flying: Iterable[tuple[str, str]]) -> tuple[DriftItem, ...]:
+    """Drift minus the resources another run is changing right now (its changes are not drift)."""
+    busy = {address for address, _ in flying}
+    return tuple(i for i in items if i.address not in busy)
 
 
 def apply_moves(state: State, moves: Iterable[Move]) -> tuple[State, tuple[str, ...], list[Diagnostic]]:
@@ -229,17 +277,21 @@ def check_state_addresses(state: State) -> None:
 
 
 async def make_plan(
-    config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions()
+    config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions(),
+    *, lock: LockInfo | None = None,
 ) -> Planned:
+    """The plan for ``config``. ``lock``: another run holds the state lock (a read-only plan): its pending
+    operations are in flight, not left by an interrupted run, so they are reported as such, not resolved."""
     check_state_addresses(state)
     state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
     observed = await refresh(provider, sink)
-    state, notes = reconcile(state, observed)
+    flying = in_flight(state) if lock is not None else ()
+    state, notes = reconcile(state, observed) if lock is None else (state, ())
     state, moved_notes, move_errors = apply_moves(state, config.moves)
     notes += moved_notes
     for note in notes:
         sink.emit(Note(note))
-    changes = diff(
+    changes = () if options.refresh_only else diff(
         config.resources, state, observed, provider.account,
         replace=options.replace, destroy=options.destroy,
     )
@@ -249,6 +301,7 @@ async def make_plan(
         # deletes of dependents of a targeted resource go too (they must go first)
         keep |= {c.address for c in changes if c.action in (Action.DELETE, Action.REPLACE)
                  and set(c.depends_on) & keep}
+        keep |= {c.address for c in changes if c.deposed and c.address.split(" ", 1)[0] in keep}  # its old copies
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
     errors += unknown_addresses(options, config, state)
@@ -264,18 +317,21 @@ async def make_plan(
             raise ServerCheckError(f"the plan could not check its creates with the server: {exc}; "
                                    "nothing was changed (run the plan again once the server answers)") from exc
     desired_names = [remote_name_for(r, state, observed, provider.account) for r in config.resources.values()]
-    names = [r.remote_name for r in state.resources.values()] + desired_names
+    names = [r.remote_name for r in state.resources.values()] + list(state.deposed) + desired_names
     fp, digests = fingerprint(config, state, observed, names)
     ignore = {str(a): r.lifecycle.ignore_changes for a, r in config.resources.items()}
     plan = Plan(
         changes=changes,
-        drift=drift(state, observed, ignore),
+        drift=without_in_flight(drift(state, observed, ignore), flying),
         unmanaged=unmanaged(state, observed, desired_names),
         fingerprint=fp,
         errors=tuple(sorted(errors)),
         observed_digests=frozen_mapping(digests),
         destroy=options.destroy,
         targets=tuple(sorted(options.targets)),
+        lock=lock,
+        in_flight=flying,
+        refresh_only=options.refresh_only,
     )
     return Planned(plan, state, observed, notes)
 

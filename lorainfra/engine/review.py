@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lorainfra.config.model import Config, Resource
 from lorainfra.engine.events import EventSink
-from lorainfra.engine.planner import check_state_addresses, reconcile, refresh
+from lorainfra.engine.planner import check_state_addresses, in_flight, reconcile, refresh, without_in_flight
 from lorainfra.errors import LorainfraError
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.registry import kind_of
 from lorainfra.plan.diff import drift
 from lorainfra.plan.model import DriftItem
 from lorainfra.providers.base import Provider
+from lorainfra.state.backend import LockInfo
 from lorainfra.state.model import ResourceState, State
 
 
-async def detect_drift(config: Config, provider: Provider, state: State, sink: EventSink) -> tuple[DriftItem, ...]:
-    """Changes made outside lorainfra: live objects vs what was last applied (never vs unapplied config)."""
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift, and, while another run holds the state lock, who holds it and what it is changing (not drift)."""
+
+    items: tuple[DriftItem, ...]
+    lock: LockInfo | None = None  # who holds the state lock
+    in_flight: tuple[tuple[str, str], ...] = ()  # (address, operation) the holder is changing
+
+
+async def detect_drift(
+    config: Config, provider: Provider, state: State, sink: EventSink, *, lock: LockInfo | None = None
+) -> DriftReport:
+    """Changes made outside lorainfra: live objects vs what was last applied (never vs unapplied config).
+
+    With ``lock`` (another run holds the state lock) the pending operations are that run's changes in
+    flight: reported as such, never as drift. Otherwise they were left by an interrupted run: resolved.
+    """
     check_state_addresses(state)
     observed = await refresh(provider, sink)
-    state, _ = reconcile(state, observed)
+    flying = in_flight(state) if lock is not None else ()
+    if lock is None:
+        state, _ = reconcile(state, observed)
     ignore = {str(a): r.lifecycle.ignore_changes for a, r in config.resources.items()}
-    return drift(state, observed, ignore)
+    return DriftReport(without_in_flight(drift(state, observed, ignore), flying),
+                       lock, flying)
 
 
 async def import_object(provider: Provider, state: State, resource: Resource, remote: str) -> State:

@@ -19,6 +19,7 @@ from lorainfra.engine.events import EventSink
 from lorainfra.engine.journal import Journal, utc_now
 from lorainfra.engine.planner import Planned, PlanOptions, make_plan, totals_by_kind
 from lorainfra.engine.stopping import until_stopped
+from lorainfra.plan.diff import accept_drift
 from lorainfra.plan.model import Plan
 from lorainfra.plan.planfile import ensure_fresh, ensure_lifecycle
 from lorainfra.providers.base import Provider
@@ -103,6 +104,10 @@ async def apply_session(
             return SessionResult(planned, declined=True)
         journal = Journal(backend, planned.state, operation=options.operation, clock=clock)
         await journal.open(force=bool(planned.notes))  # pending operations were resolved: record that first
+        if to_apply.refresh_only:  # accept the reviewed drift into the state; no live object is touched
+            await journal.commit(lambda s: accept_drift(s, to_apply.drift, planned.observed))
+            accepted = tuple(sorted({f"{d.address} (accept live)" for d in to_apply.drift}))
+            return SessionResult(planned, ApplyResult(accepted, (), (), (), journal.state))
         with ExitStack() as stack:
             applier = Applier(provider, backend, planned.state, apply_sink(stack), options.apply,
                               operation=options.operation, stop=stop, totals=totals_by_kind(planned.observed),

@@ -8,10 +8,11 @@ from typing import Any
 
 from lorainfra.addresses import Address
 from lorainfra.config.model import Resource
+from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.base import AttributeSpec
 from lorainfra.kinds.registry import kind_of
 from lorainfra.live import Observed, RemoteObject
-from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem
+from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem, deposed_address
 from lorainfra.state.model import State
 
 
@@ -226,6 +227,15 @@ def diff(
             depends_on=managed.dependencies,
             reason="" if _alive(live) else "already gone: only forgotten",
         )
+    for name, old in state.deposed.items():
+        live = observed.get(name)
+        key = deposed_address(old.address, name)
+        changes[key] = Change(
+            key, old.kind, Action.DELETE, before=dict(live.attributes) if live else None, remote_name=name,
+            depends_on=old.dependencies, deposed=True,
+            reason="the old copy an interrupted create-before-destroy replacement left" + (
+                "" if _alive(live) else "; already gone: only forgotten"),
+        )
     _dark_dependents(changes)
     return tuple(changes[k] for k in sorted(changes))
 
@@ -248,8 +258,25 @@ def drift(
     return tuple(items)
 
 
+def accept_drift(state: State, items: Iterable[DriftItem], observed: Observed) -> State:
+    """``state`` with the live values of ``items`` accepted as last applied (refresh-only apply): a changed
+    attribute takes its live value, a vanished object is forgotten. No live object is touched."""
+    for item in items:
+        managed = state.resources.get(item.address)
+        if managed is None:
+            continue
+        if item.kind == "vanished":
+            state = state.without_resource(item.address)
+            continue
+        live = observed.get(managed.remote_name)
+        state = state.with_resource(evolve(
+            managed, attributes=frozen_mapping({**managed.attributes, item.attribute: item.live}),
+            observed_digest=live.digest if live is not None else managed.observed_digest))
+    return state
+
+
 def unmanaged(state: State, observed: Observed, desired_names: Iterable[str] = ()) -> tuple[str, ...]:
     """Live objects that no state entry and no desired resource refers to (listed, never touched)."""
-    known = {r.remote_name for r in state.resources.values()} | set(desired_names)
+    known = {r.remote_name for r in state.resources.values()} | set(state.deposed) | set(desired_names)
     return tuple(sorted(n for n, o in observed.objects.items()
                         if n not in known and _alive(o) and kind_of(o.kind).report_unmanaged))

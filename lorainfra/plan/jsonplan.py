@@ -9,6 +9,7 @@ from lorainfra import __version__
 from lorainfra.errors import Diagnostic, Span
 from lorainfra.frozen import frozen_mapping
 from lorainfra.plan.model import Action, AttributeChange, Change, DriftItem, Fingerprint, Plan
+from lorainfra.state.backend import LockInfo
 
 # major.minor: additive changes bump the minor; readers accept any minor of their major
 FORMAT_VERSION = "1.1"
@@ -50,6 +51,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "create_before_destroy": change.create_first,
         "gap": change.gap,
         "adopts": change.adopts,
+        **({"deposed": True} if change.deposed else {}),
     }
 
 
@@ -59,9 +61,19 @@ def drift_to_json(items: tuple[DriftItem, ...]) -> list[dict[str, Any]]:
              "expected": _plain(d.expected), "live": _plain(d.live)} for d in items]
 
 
-def drift_document(items: tuple[DriftItem, ...]) -> dict[str, Any]:
+def lock_to_json(lock: LockInfo | None, in_flight: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """Who holds the state lock and what it is changing (only while another run holds it)."""
+    if lock is None:
+        return {}
+    return {"lock": {"id": lock.id, "who": lock.who, "operation": lock.operation, "created": lock.created},
+            "in_flight": [{"address": address, "operation": operation} for address, operation in in_flight]}
+
+
+def drift_document(
+    items: tuple[DriftItem, ...], lock: LockInfo | None = None, in_flight: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
     """What ``lorainfra drift --json`` prints."""
-    return {"format_version": "1.0", "drift": drift_to_json(items)}
+    return {"format_version": "1.0", "drift": drift_to_json(items), **lock_to_json(lock, in_flight)}
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -87,6 +99,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         ],
         "observed_digests": dict(sorted(plan.observed_digests.items())),
         "targets": list(plan.targets),
+        **lock_to_json(plan.lock, plan.in_flight),
+        **({"refresh_only": True} if plan.refresh_only else {}),
     }
 
 
@@ -118,6 +132,7 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             create_first=bool(c.get("create_before_destroy", False)),
             gap=str(c.get("gap", "")),
             adopts=bool(c.get("adopts", False)),
+            deposed=bool(c.get("deposed", False)),
         )
         for c in data["changes"]
     )
@@ -133,4 +148,7 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
         observed_digests=frozen_mapping(data.get("observed_digests", {})),
         destroy=bool(data.get("destroy", False)),
         targets=tuple(str(t) for t in data.get("targets", [])),
+        lock=LockInfo(**{k: str(v) for k, v in data["lock"].items()}) if data.get("lock") else None,
+        in_flight=tuple((str(f["address"]), str(f["operation"])) for f in data.get("in_flight", [])),
+        refresh_only=bool(data.get("refresh_only", False)),
     )

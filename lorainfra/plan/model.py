@@ -9,6 +9,7 @@ from typing import Any
 
 from lorainfra.config.model import frozen_mapping
 from lorainfra.errors import Diagnostic
+from lorainfra.state.backend import LockInfo
 
 
 class Action(StrEnum):
@@ -53,6 +54,9 @@ class Change:
     create_first: bool = False
     gap: str = ""  # display only: why a replacement is not create-first, and what is unserved meanwhile
     adopts: bool = False  # the live object exists but the state does not know it: apply takes it over
+    # deletes the old copy an interrupted create-before-destroy replacement left (the address is
+    # ``deposed_address(...)``; the state keeps the copy under ``State.deposed``)
+    deposed: bool = False
 
     @property
     def symbol(self) -> str:
@@ -61,6 +65,11 @@ class Change:
     @property
     def replace_paths(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.attributes if a.forces_replacement)
+
+
+def deposed_address(address: str, remote_name: str) -> str:
+    """The plan address of a deposed copy of ``address`` (unique per copy: one change per address)."""
+    return f"{address} (deposed {remote_name.rsplit('/', 1)[-1]})"
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,12 @@ class Plan:
     observed_digests: Mapping[str, str] = field(default_factory=frozen_mapping)
     destroy: bool = False
     targets: tuple[str, ...] = ()  # --target addresses: a partial plan (said in a banner, kept in saved plans)
+    # another run held the state lock while this plan was made: who and since when, and the
+    # (address, operation) pairs its pending markers say it is changing (never called drift)
+    lock: LockInfo | None = None
+    in_flight: tuple[tuple[str, str], ...] = ()
+    # Terraform's refresh-only mode: no live object is changed; applying accepts the drift into the state
+    refresh_only: bool = False
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -103,7 +118,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.actionable)
+        """Something to apply: live changes, or, for a refresh-only plan, drift to accept into the state."""
+        return bool(self.drift) if self.refresh_only else bool(self.actionable)
 
     def counts(self) -> dict[str, int]:
         add = sum(1 for c in self.changes if c.action in (Action.CREATE, Action.REPLACE))

@@ -12,6 +12,10 @@ from lorainfra.config.model import frozen_mapping
 from lorainfra.errors import StateError
 
 FORMAT_VERSION = 1
+# a document holding deposed objects is written as version 2: a lorainfra that reads only version 1
+# would drop them (and leak the old copies they name); every other document stays version 1
+DEPOSED_FORMAT_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, DEPOSED_FORMAT_VERSION)
 
 V = TypeVar("V")
 
@@ -112,11 +116,12 @@ class ResourceState:
 
 @dataclass(frozen=True)
 class PendingOp:
-    """An operation started but not known to have finished (written before a create is sent).
+    """An operation started but not known to have finished (written before its request is sent).
 
     ``identity`` is what finds the object again after a crash: ``{"remote_name": ...}`` for a
     deployment (we choose its ID), ``{"model": ..., "deployment": ..., "serverless": ...}`` for a LoRA
-    (the server chooses the deployed-model ID).
+    (the server chooses the deployed-model ID). An update's identity is ``{"remote_name": ...}`` and its
+    ``attributes`` are the values sent; a delete's identity is ``{"remote_name": ...}``.
     """
 
     address: str
@@ -154,8 +159,10 @@ class PendingOp:
 def _version_problem(version: object) -> str:
     """Why a state document's format_version cannot be read, and what to write instead."""
     if type(version) is int:
-        action = "upgrade lorainfra to read it" if version > FORMAT_VERSION else "this lorainfra cannot read it"
-        return f"state format_version {version} is not supported (this lorainfra reads {FORMAT_VERSION}); {action}"
+        newest = READABLE_VERSIONS[-1]
+        action = "upgrade lorainfra to read it" if version > newest else "this lorainfra cannot read it"
+        reads = " and ".join(str(v) for v in READABLE_VERSIONS)
+        return f"state format_version {version} is not supported (this lorainfra reads {reads}); {action}"
     if version is None:
         shown = "missing"
     elif isinstance(version, str):
@@ -174,6 +181,9 @@ class State:
     serial: int = 0
     resources: Mapping[str, ResourceState] = field(default_factory=Entries)
     pending: Mapping[str, PendingOp] = field(default_factory=Entries)
+    # old copies of create-before-destroy replacements not yet deleted, by remote name (Terraform's
+    # "deposed" objects): an interrupted replacement leaves one here and the next apply deletes it
+    deposed: Mapping[str, ResourceState] = field(default_factory=Entries)
     format_version: int = FORMAT_VERSION
     # the Fireworks account and endpoint host the resources live in ("" until a plan binds the state)
     account: str = ""
@@ -183,6 +193,7 @@ class State:
         # any mapping given is held as Entries (key-ordered, cheap one-key edits); no copy when it already is
         object.__setattr__(self, "resources", Entries.of(self.resources))
         object.__setattr__(self, "pending", Entries.of(self.pending))
+        object.__setattr__(self, "deposed", Entries.of(self.deposed))
 
     @classmethod
     def new(cls, lineage: str | None = None) -> State:
@@ -201,6 +212,17 @@ class State:
     def without_pending(self, address: str) -> State:
         return replace(self, pending=Entries.of(self.pending).removing(address))
 
+    def with_deposed(self, resource: ResourceState) -> State:
+        return replace(self, deposed=Entries.of(self.deposed).setting(resource.remote_name, resource))
+
+    def without_deposed(self, remote_name: str) -> State:
+        return replace(self, deposed=Entries.of(self.deposed).removing(remote_name))
+
+    @property
+    def written_version(self) -> int:
+        """The format_version this document is written with (2 only while it holds deposed objects)."""
+        return DEPOSED_FORMAT_VERSION if self.deposed else FORMAT_VERSION
+
     def next_serial(self) -> State:
         return replace(self, serial=self.serial + 1)
 
@@ -218,11 +240,12 @@ class State:
     # -- serialisation (sorted keys: byte-stable output) --
     def to_json(self) -> dict[str, Any]:
         return {
-            "format_version": self.format_version,
+            "format_version": self.written_version,
             "lineage": self.lineage,
             "serial": self.serial,
             "resources": {k: v.to_json() for k, v in sorted(self.resources.items())},
             "pending": {k: v.to_json() for k, v in sorted(self.pending.items())},
+            **({"deposed": {k: v.to_json() for k, v in sorted(self.deposed.items())}} if self.deposed else {}),
             **({"account": self.account} if self.account else {}),
             **({"endpoint": self.endpoint} if self.endpoint else {}),
         }
@@ -235,7 +258,7 @@ class State:
         if not isinstance(data, dict):
             raise StateError("state document is not a JSON object")
         version = data.get("format_version")
-        if type(version) is not int or version != FORMAT_VERSION:
+        if type(version) is not int or version not in READABLE_VERSIONS:
             raise StateError(_version_problem(version))
         try:
             return cls(
@@ -246,6 +269,9 @@ class State:
                 ),
                 pending=Entries(
                     {k: PendingOp.from_json(v) for k, v in (data.get("pending") or {}).items()}
+                ),
+                deposed=Entries(
+                    {k: ResourceState.from_json(v) for k, v in (data.get("deposed") or {}).items()}
                 ),
                 account=str(data.get("account") or ""),
                 endpoint=str(data.get("endpoint") or ""),
@@ -292,8 +318,9 @@ class Encoder:
 
         body = ",\n".join([
             *([f'  "account": {json.dumps(state.account)}'] if state.account else []),
+            *([section("deposed", state.deposed)] if state.deposed else []),
             *([f'  "endpoint": {json.dumps(state.endpoint)}'] if state.endpoint else []),
-            f'  "format_version": {json.dumps(state.format_version)}',
+            f'  "format_version": {json.dumps(state.written_version)}',
             f'  "lineage": {json.dumps(state.lineage)}',
             section("pending", state.pending),
             section("resources", state.resources),
