@@ -17,6 +17,7 @@ from lorainfra.cli.options import (
     EndpointOpt,
     FormatOpt,
     LockTimeout,
+    NoAdoptOpt,
     Parallelism,
     ReplaceOpt,
     TargetOpt,
@@ -88,11 +89,11 @@ def validate(
     print(f"Success! {directory}: {n} resource{'s' if n != 1 else ''} in {len(config.files)} file(s) are valid.")
 
 
-def _options(destroy: bool, target: list[str] | None, replace: list[str] | None) -> PlanOptions:
+def _options(destroy: bool, target: list[str] | None, replace: list[str] | None, no_adopt: bool = False) -> PlanOptions:
     from lorainfra.engine.planner import PlanOptions
 
     return PlanOptions(destroy=destroy, targets=addresses(target, "--target"),
-                       replace=addresses(replace, "--replace"))
+                       replace=addresses(replace, "--replace"), adopt=not no_adopt)
 
 
 def plan(
@@ -109,6 +110,7 @@ def plan(
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     lock_timeout: LockTimeout = "0s",
+    no_adopt: NoAdoptOpt = False,
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
     from lorainfra.cli.console import PlainSink
@@ -117,7 +119,7 @@ def plan(
 
     fmt_ = check_format(format_, as_json)
     ws = _workspace(ctx, directory, endpoint)
-    options = _options(destroy, target, replace)
+    options = _options(destroy, target, replace, no_adopt)
     with ExitStack() as stack:
         if out:
             stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
@@ -183,7 +185,7 @@ def _apply(
     saved: Plan | None = None
     if plan_file:
         saved, recorded_dir, _ = read_plan_file(plan_file)
-        options = PlanOptions(destroy=saved.destroy)
+        options = PlanOptions(destroy=saved.destroy, adopt=options.adopt)  # --no-adopt still checks the re-plan
         if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
             directory = recorded_dir
     ws = _workspace(ctx, directory, endpoint)
@@ -230,6 +232,7 @@ def apply(
     lock_timeout: LockTimeout = "0s",
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
+    no_adopt: NoAdoptOpt = False,
 ) -> None:
     """Make the account match the config (or apply exactly a saved plan), in dependency order."""
     from lorainfra.engine.planner import PlanOptions
@@ -237,10 +240,11 @@ def apply(
     if Path(directory).is_file():
         if target or replace:
             raise typer.BadParameter("a saved plan already fixed its targets", param_hint="--target/--replace")
-        _apply(ctx, ".", endpoint, True, parallelism, lock_timeout, PlanOptions(), plan_file=directory)
+        _apply(ctx, ".", endpoint, True, parallelism, lock_timeout, PlanOptions(adopt=not no_adopt),
+               plan_file=directory)
         return
     _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout,
-           _options(False, target, replace))
+           _options(False, target, replace, no_adopt))
 
 
 def destroy(

@@ -195,3 +195,32 @@ def test_switching_accelerator_to_shape_and_back_applies(quickstart: Path) -> No
     back = apply(quickstart)
     assert back.ok, back.failed
     assert plan(quickstart).plan.has_changes is False
+
+
+def test_no_adopt_flag_makes_every_adoption_an_error_for_the_run(quickstart: Path, tmp_path: Path) -> None:
+    q = str(quickstart)
+    assert apply(quickstart).ok
+    for address in ("deployment.sql-helper", "lora.faq-bot"):
+        assert cli("state", "rm", address, "--dir", q).code == 0
+    before = live_objects(quickstart)
+    # one adoption that differs from the config, one that matches it: both refused, each at its declaration
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace("SQL helper (live merge)", "SQL helper v2"))
+    for command in (("plan", q, "--no-adopt"), ("apply", q, "--no-adopt", "--auto-approve")):
+        r = cli(*command)
+        assert r.code == 1, r
+        assert "deployment.sql-helper: accounts/quickstart/deployments/sql-helper exists live but not in the " \
+               "state, and --no-adopt refuses adoption" in r.err, r.err
+        assert "lora.faq-bot: accounts/quickstart/deployedModels/" in r.err and "deployments.yaml:" in r.err
+        assert "run without --no-adopt" in r.err and "Traceback" not in r.err
+    assert live_objects(quickstart) == before
+    # a saved plan that adopts is refused by apply --no-adopt as well
+    saved = tmp_path / "adopting.plan"
+    assert cli("plan", q, "--out", str(saved)).code == 0
+    refused = cli("apply", str(saved), "--no-adopt")
+    assert refused.code == 1 and "--no-adopt refuses adoption" in refused.err, refused
+    assert live_objects(quickstart) == before
+    # without the flag the same plan adopts (the flag only changes that run)
+    assert "apply adopts it" in cli("plan", q).out
+    planned = plan(quickstart, adopt=False)
+    assert sorted(e.address for e in planned.plan.errors) == ["deployment.sql-helper", "lora.faq-bot"]
