@@ -248,9 +248,17 @@ class Applier:
 
     async def _update(self, change: Change, slot: Slot) -> None:
         kind = kind_of(change.kind)
-        # the desired values over the live ones: a sub-object goes whole (Kind.update_request)
-        after = {**(change.before or {}), **(change.after or {})}
-        changed = tuple(a.name for a in change.attributes)
+        # the desired values over the live ones: a sub-object goes whole (Kind.update_request); a reset
+        # attribute is left out, so that the mask naming it returns it to the server's default
+        resets = {a.name for a in change.attributes if a.reset}
+        after = {k: v for k, v in {**(change.before or {}), **(change.after or {})}.items() if k not in resets}
+        changed = tuple(a.name for a in change.attributes if a.sent)
+        if not changed:  # only kept values (removed keys Fireworks cannot reset): only the state changes
+            found = await self._poller.get(kind.name, change.remote_name)
+            if found is None or found.gone:
+                raise OperationError(change.address, "update", f"{change.remote_name} is no longer live")
+            await self.journal.commit(self._record(change, found))
+            return
         try:
             obj = await self.provider.update(kind.name, change.remote_name, after, changed)
         except ApiError as exc:
