@@ -17,6 +17,7 @@ from lorainfra.cli.options import (
     EndpointOpt,
     FormatOpt,
     LockTimeout,
+    NoAdoptOpt,
     Parallelism,
     ReplaceOpt,
     TargetOpt,
@@ -99,7 +100,7 @@ RefreshOnly = Annotated[bool, typer.Option(
 
 
 def _options(destroy: bool, target: list[str] | None, replace: list[str] | None,
-             refresh_only: bool = False) -> PlanOptions:
+             refresh_only: bool = False, no_adopt: bool = False) -> PlanOptions:
     from lorainfra.engine.planner import PlanOptions
 
     if refresh_only and (destroy or target or replace):
@@ -107,7 +108,7 @@ def _options(destroy: bool, target: list[str] | None, replace: list[str] | None,
         raise typer.BadParameter(f"{given} plans changes to live objects, which --refresh-only never makes: "
                                  "run the two separately", param_hint="--refresh-only")
     return PlanOptions(destroy=destroy, targets=addresses(target, "--target"),
-                       replace=addresses(replace, "--replace"), refresh_only=refresh_only)
+                       replace=addresses(replace, "--replace"), refresh_only=refresh_only, adopt=not no_adopt)
 
 
 def plan(
@@ -125,6 +126,7 @@ def plan(
     replace: ReplaceOpt = None,
     lock_timeout: LockTimeout = "0s",
     refresh_only: RefreshOnly = False,
+    no_adopt: NoAdoptOpt = False,
 ) -> None:
     """Show what apply would change: refresh live objects, diff them against the config."""
     from lorainfra.cli.console import PlainSink
@@ -133,7 +135,7 @@ def plan(
 
     fmt_ = check_format(format_, as_json)
     ws = _workspace(ctx, directory, endpoint)
-    options = _options(destroy, target, replace, refresh_only)
+    options = _options(destroy, target, replace, refresh_only, no_adopt)
     with ExitStack() as stack:
         if out:
             stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
@@ -199,7 +201,8 @@ def _apply(
     saved: Plan | None = None
     if plan_file:
         saved, recorded_dir, _ = read_plan_file(plan_file)
-        options = PlanOptions(destroy=saved.destroy, refresh_only=saved.refresh_only)
+        # --no-adopt still checks the re-plan
+        options = PlanOptions(destroy=saved.destroy, refresh_only=saved.refresh_only, adopt=options.adopt)
         if directory == "." and recorded_dir and Path(recorded_dir).is_dir():
             directory = recorded_dir
     ws = _workspace(ctx, directory, endpoint)
@@ -247,6 +250,7 @@ def apply(
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     refresh_only: RefreshOnly = False,
+    no_adopt: NoAdoptOpt = False,
 ) -> None:
     """Make the account match the config (or apply exactly a saved plan), in dependency order.
 
@@ -257,10 +261,11 @@ def apply(
         if target or replace or refresh_only:
             raise typer.BadParameter("a saved plan already fixed its targets and mode",
                                      param_hint="--target/--replace/--refresh-only")
-        _apply(ctx, ".", endpoint, True, parallelism, lock_timeout, PlanOptions(), plan_file=directory)
+        _apply(ctx, ".", endpoint, True, parallelism, lock_timeout, PlanOptions(adopt=not no_adopt),
+               plan_file=directory)
         return
     _apply(ctx, directory, endpoint, auto_approve, parallelism, lock_timeout,
-           _options(False, target, replace, refresh_only))
+           _options(False, target, replace, refresh_only, no_adopt))
 
 
 def destroy(

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from lorainfra.config.durations import describe
 from lorainfra.engine.events import (
     Event,
     Note,
@@ -19,11 +20,18 @@ from lorainfra.engine.events import (
     OperationSkipped,
     OperationStarted,
     RefreshDone,
+    StillWaiting,
 )
 
 
+def waited(seconds: float) -> str:
+    """Elapsed time in a progress line, in whole seconds: 0s, 45s, 1m30s, 1h2m."""
+    return describe(float(int(max(seconds, 0.0))))
+
+
 class PlainSink:
-    """One timestamped line per event (CI logs, pipes)."""
+    """One timestamped line per event (CI logs, pipes): a line per state change, and a heartbeat line while a
+    wait goes on (``deployment.x: still CREATING after 1m30s``), so a long wait is never silent."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -39,7 +47,9 @@ class PlainSink:
         elif isinstance(event, OperationStarted):
             self._line(f"{event.address}: {event.operation} started")
         elif isinstance(event, OperationProgress):
-            self._line(f"{event.address}: {event.state} ({event.elapsed:.0f}s)")
+            self._line(f"{event.address}: {event.state} ({waited(event.elapsed)})")
+        elif isinstance(event, StillWaiting):
+            self._line(f"{event.address}: still {event.state} after {waited(event.elapsed)}")
         elif isinstance(event, OperationFinished):
             if event.ok:
                 self._line(f"{event.address}: {event.operation} complete after {event.elapsed:.1f}s")
@@ -52,7 +62,7 @@ class PlainSink:
 
 
 class LiveSink:
-    """A live table of resources, their state and elapsed time (terminals)."""
+    """A live table of resources, their state and elapsed time (terminals; it needs no heartbeat lines)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console

@@ -36,6 +36,9 @@ ReplaceOpt = Annotated[
     list[str] | None, typer.Option("--replace", help="Force replacing this address. Repeatable.")
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="text | markdown | json")]
+NoAdoptOpt = Annotated[bool, typer.Option(
+    "--no-adopt", help="Make adopting a live object that the state does not know an error (as lifecycle: {adopt: false} "
+    "on every resource), for this run.")]
 
 
 class GlobalOptions:

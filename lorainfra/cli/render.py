@@ -41,6 +41,10 @@ def _body(change: Change) -> list[str]:
     else:
         width = max((len(a.name) for a in change.attributes), default=0)
         for a in change.attributes:
+            if a.kept:
+                lines.append(f"      # {a.name}: removed from config; Fireworks cannot reset it, the live value "
+                             f"{fmt(a.before)} stays")
+                continue
             note = " # forces replacement" if a.forces_replacement else ""
             shown = "(server default)" if a.reset else fmt(a.after)
             lines.append(f"      ~ {a.name.ljust(width)} = {fmt(a.before)} -> {shown}{note}")

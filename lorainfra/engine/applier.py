@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lorainfra.engine.events import (
     EventSink,
     Note,
     OperationFinished,
-    OperationProgress,
     OperationSkipped,
     OperationStarted,
 )
 from lorainfra.engine.journal import Edit, Journal
 from lorainfra.engine.limiter import Limiter, Slot
 from lorainfra.engine.poller import Poller
+from lorainfra.engine.progress import WaitProgress
 from lorainfra.engine.walk import walk
 from lorainfra.errors import ApiError, LockError, LorainfraError, OperationError, Span, TransportError
 from lorainfra.frozen import frozen_mapping
@@ -34,7 +34,8 @@ from lorainfra.state.model import PendingOp, ResourceState, State
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    """How to apply: operations sending requests at once, and how often to poll while waiting.
+    """How to apply: operations sending requests at once, how often to poll while waiting, how often a
+    wait says it is still waiting, and the clock elapsed times are read from (tests inject one).
 
     How long to wait for a resource is its kind's ``ready_timeout``.
     """
@@ -42,6 +43,8 @@ class ApplyOptions:
     parallelism: int = 10
     poll_min: float = 0.1
     poll_max: float = 5.0
+    heartbeat: float = 30.0
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
 
 @dataclass(frozen=True)
@@ -117,14 +120,14 @@ class Applier:
                 if self.backend is not None and (lost := await asyncio.to_thread(self.backend.lock_lost)):
                     raise LockError(f"not started: {lost}")  # a run that lost its lock starts nothing new
                 self.sink.emit(OperationStarted(step.address, step.op))
-                started = time.monotonic()
+                started = self.options.clock()
                 try:
                     await self._run_located(step, changes[step.address], slot)
                 except BaseException as exc:
-                    self.sink.emit(OperationFinished(step.address, step.op, False, time.monotonic() - started,
+                    self.sink.emit(OperationFinished(step.address, step.op, False, self.options.clock() - started,
                                                      _reason(exc)))
                     raise
-            self.sink.emit(OperationFinished(step.address, step.op, True, time.monotonic() - started))
+            self.sink.emit(OperationFinished(step.address, step.op, True, self.options.clock() - started))
 
         # every step may start once the steps it waits for are done; the limiter bounds the ones
         # sending requests
@@ -193,7 +196,8 @@ class Applier:
             if str(needed) not in self._acted:
                 # not touched by this run, but an interrupted earlier run may have left it not ready
                 needed_kind = kind_of(needed.kind)
-                await self._wait(change, slot, self.provider.remote_name(needed.kind, needed.name), needed_kind)
+                await self._wait(change, slot, self.provider.remote_name(needed.kind, needed.name), needed_kind,
+                                 waiting_for=str(needed))
         pending = PendingOp(change.address, "create", kind.name, identity, frozen_mapping(after),
                             change.depends_on, self.journal.now())
         await self.journal.commit(lambda s: s.with_pending(pending))
@@ -247,9 +251,17 @@ class Applier:
 
     async def _update(self, change: Change, slot: Slot) -> None:
         kind = kind_of(change.kind)
-        # the desired values over the live ones: a sub-object goes whole (Kind.update_request)
-        after = {**(change.before or {}), **(change.after or {})}
-        changed = tuple(a.name for a in change.attributes)
+        # the desired values over the live ones: a sub-object goes whole (Kind.update_request); a reset
+        # attribute is left out, so that the mask naming it returns it to the server's default
+        resets = {a.name for a in change.attributes if a.reset}
+        after = {k: v for k, v in {**(change.before or {}), **(change.after or {})}.items() if k not in resets}
+        changed = tuple(a.name for a in change.attributes if a.sent)
+        if not changed:  # only kept values (removed keys Fireworks cannot reset): only the state changes
+            found = await self._poller.get(kind.name, change.remote_name)
+            if found is None or found.gone:
+                raise OperationError(change.address, "update", f"{change.remote_name} is no longer live")
+            await self.journal.commit(self._record(change, found))
+            return
         # durable before the update is sent: an interrupted run's update is reconciled by the next plan
         pending = PendingOp(change.address, "update", kind.name, frozen_mapping({"remote_name": change.remote_name}),
                             frozen_mapping(change.after or {}), change.depends_on, self.journal.now())
@@ -283,26 +295,29 @@ class Applier:
         await self.journal.commit(lambda s: _without_object(s, change.address, name))
 
     # ------------------------------------------------------------------ waiting
-    async def _wait(self, change: Change, slot: Slot, name: str, kind: Kind) -> RemoteObject:
-        """Wait for ``name`` to be ready, lending the slot meanwhile (waiting costs only shared polls)."""
+    async def _wait(self, change: Change, slot: Slot, name: str, kind: Kind, waiting_for: str = "") -> RemoteObject:
+        """Wait for ``name`` to be ready, lending the slot meanwhile (waiting costs only shared polls).
+
+        ``waiting_for``: ``name`` is another resource this one needs (its states are not this one's)."""
         async with slot.lent():
-            return await self._poll_until_ready(change, name, kind)
+            return await self._poll_until_ready(change, name, kind, waiting_for)
 
     def _pause(self, elapsed: float) -> float:
         return min(max(elapsed * 0.1, self.options.poll_min), self.options.poll_max)
 
-    async def _poll_until_ready(self, change: Change, name: str, kind: Kind) -> RemoteObject:
-        started = time.monotonic()
-        last = ""
+    def _progress(self, change: Change, operation: str) -> WaitProgress:
+        return WaitProgress(self.sink, change.address, operation, self.options.clock, self.options.heartbeat)
+
+    async def _poll_until_ready(self, change: Change, name: str, kind: Kind, waiting_for: str = "") -> RemoteObject:
+        progress = self._progress(change, "wait")
         target = kind.ready_state
         while True:
             obj = await self._poller.get(kind.name, name)
-            elapsed = time.monotonic() - started
             if obj is None or obj.gone:
                 raise OperationError(change.address, "wait", f"{name} disappeared while waiting for {target}")
-            if obj.state != last:
-                last = obj.state
-                self.sink.emit(OperationProgress(change.address, "wait", obj.state, elapsed))
+            if obj.state == target and waiting_for:
+                return obj  # ready: nothing to say (another resource's states are not this one's)
+            elapsed = progress.saw(f"waiting for {waiting_for}" if waiting_for else obj.state)
             if obj.state == target:
                 return obj
             if obj.failed:
@@ -314,14 +329,13 @@ class Applier:
             await asyncio.sleep(self._pause(elapsed))
 
     async def _poll_until_gone(self, change: Change, kind: Kind, name: str) -> None:
-        started = time.monotonic()
+        progress = self._progress(change, "delete")
         while True:
             obj = await self._poller.get(kind.name, name)
-            elapsed = time.monotonic() - started
             if kind.deleted(obj):
                 return
             assert obj is not None
-            self.sink.emit(OperationProgress(change.address, "delete", obj.state, elapsed))
+            elapsed = progress.saw(obj.state)
             if elapsed > kind.ready_timeout:
                 raise OperationError(change.address, "delete", f"timed out after {kind.ready_timeout:.0f}s; {name} is {obj.state}")
             await asyncio.sleep(self._pause(elapsed))

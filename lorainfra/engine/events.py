@@ -23,8 +23,18 @@ class OperationStarted:
 class OperationProgress:
     address: str
     operation: str
-    state: str
+    state: str  # the live object's state, or what the operation waits for ("waiting for deployment.x")
     elapsed: float
+
+
+@dataclass(frozen=True)
+class StillWaiting:
+    """A heartbeat: ``state`` has held since the last event about this wait (every ApplyOptions.heartbeat)."""
+
+    address: str
+    operation: str
+    state: str
+    elapsed: float  # since the wait began
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,8 @@ class Note:
     message: str
 
 
-Event = RefreshDone | OperationStarted | OperationProgress | OperationFinished | OperationSkipped | Note
+Event = (RefreshDone | OperationStarted | OperationProgress | StillWaiting | OperationFinished | OperationSkipped
+         | Note)
 
 
 class EventSink(Protocol):

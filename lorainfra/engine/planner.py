@@ -34,6 +34,7 @@ class PlanOptions:
     targets: frozenset[str] = frozenset()
     check_remote: bool = True  # validateOnly creates and model checks
     refresh_only: bool = False  # change no live object: propose accepting the drift into the state
+    adopt: bool = True  # False (--no-adopt): adopting any live object is an error for this run
 
 
 @dataclass(frozen=True)
@@ -154,17 +155,22 @@ def one_fate(changes: Iterable[Change], resources: Mapping[Address, Resource]) -
     return out
 
 
-def adoption_refused(changes: Iterable[Change], resources: Mapping[Address, Resource]) -> list[Diagnostic]:
-    """``lifecycle.adopt: false``: adopting a live object is an error, at the declaration."""
+def adoption_refused(
+    changes: Iterable[Change], resources: Mapping[Address, Resource], *, allowed: bool = True
+) -> list[Diagnostic]:
+    """Adopting a live object is an error, at the declaration, where ``lifecycle.adopt: false`` says so for the
+    resource or ``allowed`` is False for the whole run (``--no-adopt``)."""
     out = []
     for change in changes:
         resource = resources.get(Address.parse(change.address)) if change.adopts else None
-        if resource is not None and not resource.lifecycle.adopt:
-            out.append(Diagnostic(
-                resource.span,
-                f"{change.address}: {change.remote_name} exists live but not in the state, and lifecycle.adopt is false",
-                f"delete the live object, import it deliberately (lorainfra import {change.address} ...), "
-                "or allow adoption", address=change.address))
+        if resource is None or (allowed and resource.lifecycle.adopt):
+            continue
+        why, allow = (("lifecycle.adopt is false", "allow adoption") if not resource.lifecycle.adopt
+                      else ("--no-adopt refuses adoption", "run without --no-adopt"))
+        out.append(Diagnostic(
+            resource.span, f"{change.address}: {change.remote_name} exists live but not in the state, and {why}",
+            f"delete the live object, import it deliberately (lorainfra import {change.address} ...), or {allow}",
+            address=change.address))
     return out
 
 
@@ -305,7 +311,7 @@ async def make_plan(
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
     errors += unknown_addresses(options, config, state)
-    errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources)
+    errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources, allowed=options.adopt)
     if options.check_remote and not options.destroy:
         try:
             found = await _check_creates(config, provider, changes)

@@ -26,7 +26,11 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     A("display_name", ("displayName",), ("display_name",)),
     A("description", ("description",), ("description",)),
     A("min_replica_count", ("minReplicaCount",), ("replicas", "min"), type="int", default=0),
-    A("max_replica_count", ("maxReplicaCount",), ("replicas", "max"), type="int"),
+    # not resettable: "If not specified, the default is max(min_replica_count, 1). May be set to 0 to
+    # downscale the deployment to 0" (DeploymentUpdateParams, fireworks-ai 1.2.30): on create an absent value
+    # means max(min, 1), but a masked update without it may read as 0 (scale to zero). Removed from the
+    # config, the live value stays (the plan says so) rather than risk that
+    A("max_replica_count", ("maxReplicaCount",), ("replicas", "max"), type="int", resettable=False),
     # "accelerator type cannot be changed for existing deployments" (Build SDK fireworks/llm/llm.py)
     A("accelerator_type", ("acceleratorType",), ("accelerator", "type"), forces_replacement=True),
     A("accelerator_count", ("acceleratorCount",), ("accelerator", "count"), type="int"),

@@ -62,12 +62,14 @@ def removed_attributes(
     kind: str, desired: Mapping[str, Any], applied: Mapping[str, Any], live: Mapping[str, Any], ignore: Iterable[str] = ()
 ) -> tuple[AttributeChange, ...]:
     """Attributes the last apply set that the config no longer sets, still set live: reset to the
-    server's default (a resettable attribute; one with a known default already diffs against it)."""
+    server's default (one with a known default already diffs against it), or, for one Fireworks cannot
+    reset (``resettable=False``), kept: the live value stays and only the state forgets the attribute."""
     ignored = set(ignore)
     return tuple(
-        AttributeChange(spec.name, live[spec.name], None, spec.forces_replacement, reset=True)
+        AttributeChange(spec.name, live[spec.name], None, spec.forces_replacement, reset=True) if spec.resettable
+        else AttributeChange(spec.name, live[spec.name], None, kept=True)
         for spec in kind_of(kind).attributes
-        if spec.resettable and spec.default is None and spec.name not in desired and spec.name not in ignored
+        if spec.default is None and spec.name not in desired and spec.name not in ignored
         and spec.name in applied and live.get(spec.name) is not None
     )
 
@@ -193,6 +195,8 @@ def diff(
             action = Action.REPLACE if any(a.forces_replacement for a in attrs) else Action.UPDATE
             if action is Action.UPDATE:
                 reason = _update_note(key, resource, live, state)
+            if not any(a.sent for a in attrs):
+                reason = "only the state changes: nothing is sent to Fireworks"
         if live.failed:
             action, reason = Action.REPLACE, f"live object is {live.state or 'failed'}{': ' + live.status_message if live.status_message else ''}"
         replaced_deps = [d for d in deps if d in changes and changes[d].action is Action.REPLACE]

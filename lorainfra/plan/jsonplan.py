@@ -41,7 +41,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "after": _plain(change.after) if change.after is not None else None,
         "attributes": [
             {"name": a.name, "before": _plain(a.before), "after": _plain(a.after),
-             "forces_replacement": a.forces_replacement, "reset": a.reset}
+             "forces_replacement": a.forces_replacement, "reset": a.reset, "kept": a.kept}
             for a in change.attributes
         ],
         "replace_paths": list(change.replace_paths),
@@ -121,7 +121,7 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             action=Action(c["action"]),
             attributes=tuple(
                 AttributeChange(a["name"], a["before"], a["after"], bool(a["forces_replacement"]),
-                                bool(a.get("reset", False)))
+                                bool(a.get("reset", False)), bool(a.get("kept", False)))
                 for a in c.get("attributes", [])
             ),
             before=frozen_mapping(c["before"]) if c.get("before") is not None else None,

@@ -35,6 +35,13 @@ class AttributeChange:
     after: Any
     forces_replacement: bool = False
     reset: bool = False  # removed from the config: back to the server's default (``after`` is None)
+    # removed from the config, but Fireworks cannot reset it: the live value stays, only the state forgets it
+    kept: bool = False
+
+    @property
+    def sent(self) -> bool:
+        """Whether applying this change sends anything to Fireworks (a kept value is not sent)."""
+        return not self.kept
 
 
 @dataclass(frozen=True)

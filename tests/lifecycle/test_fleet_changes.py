@@ -3,17 +3,19 @@ in-process emulator, failing on the code before the fix."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
+from lorainfra.cli.context import open_workspace
 from lorainfra.cli.render import render_plan
 from lorainfra.config.loader import load_config
 from lorainfra.errors import ConfigError
 from lorainfra.plan.model import Action
 from tests.e2e.helpers import cli
-from tests.lifecycle.test_lifecycle import apply, live_objects, plan
+from tests.lifecycle.test_lifecycle import ENV, apply, live_objects, plan
 
 
 def rename_faq_bot(folder: Path, moved: str = "") -> None:
@@ -194,4 +196,84 @@ def test_switching_accelerator_to_shape_and_back_applies(quickstart: Path) -> No
     deployments.write_text(with_accel)
     back = apply(quickstart)
     assert back.ok, back.failed
+    assert plan(quickstart).plan.has_changes is False
+
+
+def test_no_adopt_flag_makes_every_adoption_an_error_for_the_run(quickstart: Path, tmp_path: Path) -> None:
+    q = str(quickstart)
+    assert apply(quickstart).ok
+    for address in ("deployment.sql-helper", "lora.faq-bot"):
+        assert cli("state", "rm", address, "--dir", q).code == 0
+    before = live_objects(quickstart)
+    # one adoption that differs from the config, one that matches it: both refused, each at its declaration
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace("SQL helper (live merge)", "SQL helper v2"))
+    for command in (("plan", q, "--no-adopt"), ("apply", q, "--no-adopt", "--auto-approve")):
+        r = cli(*command)
+        assert r.code == 1, r
+        assert "deployment.sql-helper: accounts/quickstart/deployments/sql-helper exists live but not in the " \
+               "state, and --no-adopt refuses adoption" in r.err, r.err
+        assert "lora.faq-bot: accounts/quickstart/deployedModels/" in r.err and "deployments.yaml:" in r.err
+        assert "run without --no-adopt" in r.err and "Traceback" not in r.err
+    assert live_objects(quickstart) == before
+    # a saved plan that adopts is refused by apply --no-adopt as well
+    saved = tmp_path / "adopting.plan"
+    assert cli("plan", q, "--out", str(saved)).code == 0
+    refused = cli("apply", str(saved), "--no-adopt")
+    assert refused.code == 1 and "--no-adopt refuses adoption" in refused.err, refused
+    assert live_objects(quickstart) == before
+    # without the flag the same plan adopts (the flag only changes that run)
+    assert "apply adopts it" in cli("plan", q).out
+    planned = plan(quickstart, adopt=False)
+    assert sorted(e.address for e in planned.plan.errors) == ["deployment.sql-helper", "lora.faq-bot"]
+
+
+def live_attributes(folder: Path, name: str) -> dict[str, object]:
+    ws = open_workspace(str(folder), None, ENV)
+
+    async def go() -> dict[str, object]:
+        async with ws.provider() as provider:
+            obj = (await provider.refresh()).get(name)
+            assert obj is not None
+            return dict(obj.attributes)
+
+    return asyncio.run(go())
+
+
+def test_a_removed_key_is_reset_on_the_live_object(quickstart: Path) -> None:
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace(
+        "    addons: true\n", "    addons: true\n    max_context_length: 4096\n", 1))
+    assert apply(quickstart).ok
+    name = "accounts/quickstart/deployments/shared-base"
+    assert live_attributes(quickstart, name)["max_context_length"] == 4096
+    deployments.write_text(deployments.read_text().replace("    max_context_length: 4096\n", ""))
+    assert apply(quickstart).ok
+    # the update mask names the field and the body leaves it out: the server is back to its default
+    assert live_attributes(quickstart, name).get("max_context_length") is None
+
+
+def test_a_removed_key_fireworks_cannot_reset_is_said_and_its_live_value_stays(quickstart: Path) -> None:
+    assert apply(quickstart).ok
+    name = "accounts/quickstart/deployments/shared-base"
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace("replicas: {min: 1, max: 2}", "replicas: {min: 1}"))
+    planned = plan(quickstart)
+    (change,) = planned.plan.actionable
+    assert change.action is Action.UPDATE and change.address == "deployment.shared-base"
+    assert [(a.name, a.before, a.kept, a.reset) for a in change.attributes] == [("max_replica_count", 2, True, False)]
+    text = render_plan(planned.plan)
+    assert ("# max_replica_count: removed from config; Fireworks cannot reset it, the live value 2 stays" in text), text
+    assert "only the state changes: nothing is sent to Fireworks" in text
+    as_json = json.loads(cli("plan", str(quickstart), "--json").out)
+    (attr,) = next(c for c in as_json["changes"] if c["address"] == "deployment.shared-base")["attributes"]
+    assert attr["kept"] is True and attr["reset"] is False
+    assert apply(quickstart).ok
+    assert live_attributes(quickstart, name)["max_replica_count"] == 2  # not reset (the emulator would give 1)
+    again = plan(quickstart)
+    assert again.plan.has_changes is False and again.plan.drift == ()
+    # alongside a real change, only the real one is sent
+    deployments.write_text(deployments.read_text().replace("replicas: {min: 1}", "replicas: {min: 2}"))
+    assert apply(quickstart).ok
+    assert live_attributes(quickstart, name)["min_replica_count"] == 2
     assert plan(quickstart).plan.has_changes is False

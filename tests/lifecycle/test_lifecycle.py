@@ -134,17 +134,29 @@ def test_full_lifecycle(quickstart: Path) -> None:
 
 def test_update_of_one_window_keeps_the_live_sub_object(quickstart: Path) -> None:
     # issue 10 item 7: the mask names autoscaling_policy and the body carries the whole sub-object, desired over
-    # live, so a window the config no longer sets keeps its live value instead of returning to the default
+    # live, so a window the config never set keeps its live value instead of returning to the default; a window
+    # the config set and no longer sets is reset (issue 12 point 4: the plan says "-> (server default)")
     deployments = quickstart / "deployments.yaml"
     original = "autoscaling: {scale_up_window: 30s, scale_down_window: 10m}"
     deployments.write_text(deployments.read_text().replace(original, original.replace("10m", "20m")))
     apply(quickstart)
+    ws = open_workspace(str(quickstart), None, ENV)
+
+    async def by_hand() -> None:  # a window the config never sets, changed outside lorainfra
+        async with ws.provider() as provider:
+            name = provider.remote_name("deployment", "shared-base")
+            await provider.update("deployment", name, {"autoscaling_policy.scale_to_zero_window": "7200s"},
+                                  ("autoscaling_policy.scale_to_zero_window",))
+
+    asyncio.run(by_hand())
     deployments.write_text(deployments.read_text().replace(original.replace("10m", "20m"),
                                                            "autoscaling: {scale_up_window: 45s}"))
     p = plan(quickstart)
     assert actions(p) == {"deployment.shared-base": Action.UPDATE}
+    (change,) = p.plan.actionable
+    assert [(a.name, a.reset) for a in change.attributes] == [
+        ("autoscaling_policy.scale_up_window", False), ("autoscaling_policy.scale_down_window", True)]
     apply(quickstart)
-    ws = open_workspace(str(quickstart), None, ENV)
 
     async def live() -> dict[str, object]:
         async with ws.provider() as provider:
@@ -154,7 +166,8 @@ def test_update_of_one_window_keeps_the_live_sub_object(quickstart: Path) -> Non
 
     attrs = asyncio.run(live())
     assert attrs["autoscaling_policy.scale_up_window"] == "45s"
-    assert attrs["autoscaling_policy.scale_down_window"] == "1200s"
+    assert attrs["autoscaling_policy.scale_down_window"] == "600s"  # the server's default again
+    assert attrs["autoscaling_policy.scale_to_zero_window"] == "7200s"  # never in the config: kept
     assert actions(plan(quickstart)) == {}
 
 

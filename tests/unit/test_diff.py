@@ -289,3 +289,34 @@ def test_a_deployment_replacement_names_the_loras_that_go_dark_with_it() -> None
     assert "deployment ID names one live object" in dep_gap
     # its LoRAs cannot be loaded before the new deployment exists: destroyed first too, and said why
     assert got["lora.bot"][0] is False and "deployment.base is destroyed before it is created again" in got["lora.bot"][1]
+
+
+def test_a_removed_key_is_reset_or_kept_as_its_spec_says() -> None:
+    applied = deployment(max_context_length=4096)
+    live = live_of(applied, dep_name("base"), "READY")
+    desired = deployment()
+    desired = Resource(desired.address, frozen_mapping({k: v for k, v in desired.attributes.items()
+                                                        if k != "max_replica_count"}), desired.span)
+    (change,) = diff({desired.address: desired}, state_with(managed(applied, dep_name("base"))),
+                     observed(live), ACCT)
+    assert change.action is Action.UPDATE
+    by_name = {a.name: a for a in change.attributes}
+    # max_context_length: resettable (0 / absent = the model's default); max_replica_count: not (0 scales to zero)
+    assert (by_name["max_context_length"].reset, by_name["max_context_length"].kept) == (True, False)
+    assert (by_name["max_replica_count"].reset, by_name["max_replica_count"].kept) == (False, True)
+    assert by_name["max_replica_count"].before == 2 and not by_name["max_replica_count"].sent
+
+
+def test_a_change_of_kept_values_only_says_nothing_is_sent() -> None:
+    applied = deployment()
+    live = live_of(applied, dep_name("base"), "READY")
+    desired = Resource(applied.address, frozen_mapping({k: v for k, v in applied.attributes.items()
+                                                        if k != "max_replica_count"}), applied.span)
+    (change,) = diff({desired.address: desired}, state_with(managed(applied, dep_name("base"))),
+                     observed(live), ACCT)
+    assert change.action is Action.UPDATE and change.reason == "only the state changes: nothing is sent to Fireworks"
+    from lorainfra.plan.jsonplan import plan_from_json, plan_to_json
+    from lorainfra.plan.model import Plan
+
+    again = plan_from_json(plan_to_json(Plan(changes=(change,))))  # a saved plan keeps it
+    assert again.changes[0].attributes == change.attributes
