@@ -14,7 +14,7 @@ from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateError
 from lorainfra.frozen import frozen_mapping
-from lorainfra.kinds.registry import kind_of, parse_address
+from lorainfra.kinds.registry import bind, kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
 from lorainfra.plan.diff import diff, drift, remote_name_for, unmanaged
 from lorainfra.plan.lifecycle import prevent_destroy_violations
@@ -233,6 +233,7 @@ async def make_plan(
 ) -> Planned:
     check_state_addresses(state)
     state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
+    config = replace(config, resources=bind(config.resources, provider.account))  # model: model.NAME -> full name
     observed = await refresh(provider, sink)
     state, notes = reconcile(state, observed)
     state, moved_notes, move_errors = apply_moves(state, config.moves)

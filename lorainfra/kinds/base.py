@@ -218,6 +218,11 @@ class Kind:
         """Addresses a declaration depends on through its attributes (besides depends_on)."""
         return []
 
+    def bind(self, attributes: Mapping[str, Any], resources: Mapping[Address, Resource], account: str) -> Mapping[str, Any]:
+        """The attributes with references to other declarations (``model: model.NAME``) resolved to the names the
+        server knows, in ``account``; the loader cannot (the account may come from the environment)."""
+        return attributes
+
     async def precheck(
         self, resource: Resource, resources: Mapping[Address, Resource], remote: RemoteChecks
     ) -> list[Diagnostic]:
