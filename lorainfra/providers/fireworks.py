@@ -157,7 +157,7 @@ class FireworksProvider:
         """getUploadEndpoint with every size, PUT each file, validateUpload; the model as it is then."""
         answer = await self._request("POST", f"/v1/{name}:getUploadEndpoint",
                                      json={"filenameToSize": {f.name: str(f.size) for f in files}}, expect="any")
-        sent = await self._uploader.upload(files, answer.get("filenameToSignedUrls") or {})
+        sent = await self._uploader.upload(files, answer.get("filenameToSignedUrls") or {}, label=name.rpartition("/")[2])
         if digest and sent != digest:
             raise ApiError(400, message=f"the files of {name} changed since the plan was made; plan again",
                            method="PUT", path=name)
