@@ -23,7 +23,7 @@ from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds import adapter_files
 from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, RemoteChecks, Replacement, Request
-from lorainfra.live import Observed
+from lorainfra.live import Observed, RemoteObject
 
 A = AttributeSpec
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
@@ -149,6 +149,11 @@ class ModelKind(Kind):
                     "(id_from_content: true gives every version of the files its own ID)")
         return ""
 
+    def users(self, remote_name: str, observed: Observed) -> tuple[RemoteObject, ...]:
+        """Whatever serves this model: a loaded LoRA (its ``model``) or a live-merge deployment (its ``base_model``)."""
+        return tuple(o for _, o in sorted(observed.objects.items()) if not o.gone and o.kind != self.name
+                     and remote_name in (o.attributes.get("model"), o.attributes.get("base_model")))
+
     # ------------------------------------------------------------------ requests
     def conflict_reason(self, message: str) -> str:
         return f"{message} (a model with this ID exists outside this config: import it or choose another ID)"
@@ -183,4 +188,5 @@ MODEL = ModelKind(
     report_unmanaged=False,
     # a new ID (id_from_content) is created and READY before the old model goes; the same ID cannot be
     replacement=Replacement.CREATE_BEFORE_DESTROY,
+    upload_state="UPLOADING",
 )
