@@ -164,9 +164,16 @@ class LoraKind(Kind):
                                   "name a deployment declared in this folder (it needs addons: true), or set serverless: true"))
         if isinstance(target, str) and not serverless:
             out += _check_target(decl, target, ctx.of_kind(DEPLOYMENT.name), ctx.complete)
-        ref = model_ref(decl.get("model"))
+        model = decl.get("model")
+        ref = model_ref(model)
         if ref is not None:
             out += _check_model_ref(decl, ref, ctx.of_kind(MODEL.name), ctx.complete)
+        elif isinstance(model, str) and "/models/" in model:
+            target = ctx.of_kind(MODEL.name).get(model.rpartition("/models/")[2])
+            if target is not None and target.get("id_from_content") is True:
+                out.append(Diagnostic(decl.span("model"), f"model {target.name!r} has id_from_content: true: its "
+                                      f"Fireworks ID is {target.name}-DIGEST (8 hex digits of its files), not {target.name}",
+                                      f"write model: model.{target.name} (it follows the files)"))
         return out
 
     def implied_dependencies(self, decl: Decl, ctx: DeclContext) -> list[Address]:

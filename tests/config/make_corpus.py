@@ -561,6 +561,11 @@ DYNAMIC: dict[str, tuple[Callable[[Path], None], list[str]]] = {
                                     [f"loras.yaml:3:12: {E}no model 'faq' under models:", "declared models: bot-v1"]),
     "lora-model-ref-bad-name": (_adapter(_lora_of("model.Bot_V1")),
                                 [f"loras.yaml:3:12: {E}loras.bot.model: 'model.Bot_V1' is not a valid model name or model.NAME"]),
+    "lora-full-name-of-content-id-model": (_adapter(lambda a: (_models_yaml(f"models:\n  bot-v1:\n    base_model: {ADAPTER_BASE}\n"
+                                                                    "    files: adapters/bot\n    id_from_content: true\n")(a),
+                                                       _lora_of("accounts/quickstart/models/bot-v1")(a))),
+                                           [f"loras.yaml:3:12: {E}model 'bot-v1' has id_from_content: true: its "
+                                            "Fireworks ID is bot-v1-DIGEST (8 hex digits of its files), not bot-v1"]),
     "model-content-id-too-long": (_adapter(_models_yaml(f"models:\n  {'b' * 55}:\n    base_model: {ADAPTER_BASE}\n"
                                                         "    files: adapters/bot\n    id_from_content: true\n")),
                                   [f"models.yaml:2:3: {E}model '{'b' * 55}' is 55 characters; with id_from_content: true"]),
