@@ -18,6 +18,7 @@ from statistics import median
 from benchmarks import fleet
 from benchmarks.fleet_bench import bench_fleet
 from benchmarks.harness import BenchError, Run, ServedEmulator, child_env, lorainfra_argv, measure
+from benchmarks.upload_bench import bench_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,10 +39,11 @@ class Profile:
     startup_repeats: int
     fleet_scales: tuple[float, ...]  # issue 16's fleet: 1 = 1,070 resources, 10 = 10,700
     fleet_plan_at: float | None  # the scale planned at 50 ms/request
+    upload_bytes: int = 1 << 30  # issue 14: one model of this many bytes of adapter files
 
 
 FULL = Profile("full", (10, 100, 1000), 3, 20, 10, 50.0, 2.0, 1.0, 256, 10, (1, 10), 10)
-SMALL = Profile("small", (2, 10), 1, 2, 2, 10.0, 0.3, 0.2, 256, 3, (0.05, 0.1), 0.1)
+SMALL = Profile("small", (2, 10), 1, 2, 2, 10.0, 0.3, 0.2, 256, 3, (0.05, 0.1), 0.1, 4 << 20)
 
 
 @dataclass
@@ -176,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     ap.add_argument("--small", action="store_true", help="seconds, not minutes (CI): tiny sizes, short waits")
     ap.add_argument("--no-sdk", action="store_true", help="skip the sequential SDK comparison")
-    ap.add_argument("--only", choices=["plan", "apply", "fleet", "startup"], action="append", help="run only these")
+    ap.add_argument("--only", choices=["plan", "apply", "fleet", "startup", "upload"], action="append", help="run only these")
     ap.add_argument("--out", default=None, help="results file (default benchmarks/results.md; small: none)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (config folders, dbs)")
     args = ap.parse_args(argv)
     p = SMALL if args.small else FULL
-    only = set(args.only or ["plan", "apply", "fleet", "startup"])
+    only = set(args.only or ["plan", "apply", "fleet", "startup", "upload"])
     work = Path(tempfile.mkdtemp(prefix="lorainfra-bench-"))
     os.environ.setdefault("PYTHONPATH", str(ROOT))
     report = Report()
@@ -195,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_apply(p, work, report, sdk=not args.no_sdk)
         if "fleet" in only:
             bench_fleet(p.fleet_scales, work, report.add, plan_at=p.fleet_plan_at)
+        if "upload" in only:
+            bench_upload(p.upload_bytes, work, report.add)
     except BenchError as exc:
         print(f"\nBENCHMARK BROKEN: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ import typer
 import yaml
 
 from lorainfra.addresses import valid_id
+from lorainfra.cli import upload_bar
 from lorainfra.cli.options import load_selected
 from lorainfra.config.model import DEFAULT_BASE_URL, DEFAULT_MAX_RPS, LOCAL_ENDPOINT, Config
 from lorainfra.config.settings import clean_api_key, parse_endpoint
@@ -93,7 +94,9 @@ class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
     def __init__(self, config: Config, settings: Settings, **provider_kwargs: Any) -> None:
         self.config = config
         self.settings = settings
-        self.provider_kwargs = {"max_rps": settings.max_rps, **provider_kwargs}
+        # uploads show a byte bar on a terminal, a line every 5 s otherwise (on stderr, beside the apply's events)
+        self._uploads = upload_bar.for_stream(sys.stderr)
+        self.provider_kwargs = {"max_rps": settings.max_rps, "upload_progress": self._uploads, **provider_kwargs}
         self._provider: FireworksProvider | None = None
         self._emulator: Any = None
 
@@ -132,6 +135,7 @@ class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
     async def __aexit__(
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._uploads.close()
         if self._provider is not None:
             await self._provider.aclose()
         if self._emulator is not None:

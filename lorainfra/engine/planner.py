@@ -14,7 +14,7 @@ from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateError
 from lorainfra.frozen import frozen_mapping
-from lorainfra.kinds.registry import kind_of, parse_address
+from lorainfra.kinds.registry import bind, kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
 from lorainfra.plan.diff import attribute_changes, diff, drift, remote_name_for, removed_attributes, unmanaged
 from lorainfra.plan.lifecycle import prevent_destroy_violations
@@ -155,6 +155,29 @@ def one_fate(changes: Iterable[Change], resources: Mapping[Address, Resource]) -
     return out
 
 
+def used_elsewhere(changes: Iterable[Change], state: State, observed: Observed,
+                   resources: Mapping[Address, Resource]) -> list[Diagnostic]:
+    """Deleting an object that live objects outside this state still use (a model loaded by hand) would fail on
+    the server: a plan error that names them, before anything is applied."""
+    managed = {r.remote_name for r in state.resources.values()} | set(state.deposed)  # a deposed copy is ours
+    out = []
+    for change in changes:
+        if change.action not in (Action.DELETE, Action.REPLACE) or not change.remote_name:
+            continue
+        users = [o.name for o in kind_of(change.kind).users(change.remote_name, observed) if o.name not in managed]
+        if not users:
+            continue
+        resource = resources.get(Address.parse(change.address))
+        out.append(Diagnostic(
+            resource.span if resource else Span(change.address),  # removed from the config: its address
+            f"{change.address + ': ' if resource else ''}deleting {change.remote_name} would fail: it is still "
+            f"loaded or served by {', '.join(users)}, not managed by this config (Fireworks refuses to delete it "
+            "while in use)",
+            f"unload it there first (or import it here), or keep it: `lorainfra state rm {change.address}` "
+            "forgets it without deleting it", address=change.address))
+    return out
+
+
 def adoption_refused(
     changes: Iterable[Change], resources: Mapping[Address, Resource], *, allowed: bool = True
 ) -> list[Diagnostic]:
@@ -290,6 +313,7 @@ async def make_plan(
     operations are in flight, not left by an interrupted run, so they are reported as such, not resolved."""
     check_state_addresses(state)
     state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
+    config = replace(config, resources=bind(config.resources, provider.account))  # model: model.NAME -> full name
     observed = await refresh(provider, sink)
     flying = in_flight(state) if lock is not None else ()
     state, notes = reconcile(state, observed) if lock is None else (state, ())
@@ -312,6 +336,7 @@ async def make_plan(
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
     errors += unknown_addresses(options, config, state)
     errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources, allowed=options.adopt)
+    errors += used_elsewhere(changes, state, observed, config.resources)
     if options.check_remote and not options.destroy:
         try:
             found = await _check_creates(config, provider, changes)

@@ -64,6 +64,10 @@ async def import_object(provider: Provider, state: State, resource: Resource, re
         raise LorainfraError(f"{remote} does not exist in the account (or is deleted); nothing imported")
     if f"{kind.collection}/" not in obj.name:
         raise LorainfraError(f"{obj.name} is not a {kind.name}")
+    expected = kind.expected_name(kind.identity(resource.name, resource.attributes, provider.account))
+    if expected and obj.name != expected:  # the config names its object: another one would be replaced by it
+        raise LorainfraError(f"{key} is {expected} (its {kind.noun} follows from the config), not {obj.name}; "
+                             f"import {expected}, or declare the object you mean under the key that names it")
     taken = [a for a, r in state.resources.items() if r.remote_name == obj.name]
     if taken:
         raise LorainfraError(f"{obj.name} is already managed as {taken[0]}")

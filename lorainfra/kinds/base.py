@@ -147,6 +147,9 @@ class Kind:
     settle_after_create: bool = False  # re-PATCH attributes an adopted object has differently
     # whether two copies may live at once during a replacement (a deployment's name is its ID: it may not)
     replacement: Replacement = Replacement.DESTROY_BEFORE_CREATE
+    # the state of an object created but whose files were never uploaded ("": no files): a create that finds
+    # one under its name (409) uploads its own files into it instead of waiting for a READY that never comes
+    upload_state: str = ""
 
     # ------------------------------------------------------------------ attributes
     def spec(self, name: str) -> AttributeSpec | None:
@@ -217,6 +220,11 @@ class Kind:
     def implied_dependencies(self, decl: Decl, ctx: DeclContext) -> list[Address]:
         """Addresses a declaration depends on through its attributes (besides depends_on)."""
         return []
+
+    def bind(self, attributes: Mapping[str, Any], resources: Mapping[Address, Resource], account: str) -> Mapping[str, Any]:
+        """The attributes with references to other declarations (``model: model.NAME``) resolved to the names the
+        server knows, in ``account``; the loader cannot (the account may come from the environment)."""
+        return attributes
 
     async def precheck(
         self, resource: Resource, resources: Mapping[Address, Resource], remote: RemoteChecks
@@ -405,6 +413,10 @@ class Kind:
     def delete_request(self, name: str, *, force: bool = False) -> Request:
         """The delete; ``force`` skips the server's safety checks where the kind has any (``destroy --force``)."""
         return Request("DELETE", name)
+
+    def users(self, remote_name: str, observed: Observed) -> tuple[RemoteObject, ...]:
+        """Live objects that use this one (a LoRA loaded from a model): deleting it fails while they exist."""
+        return ()
 
     def upload_files(self, attributes: Mapping[str, Any]) -> tuple[AdapterFile, ...]:
         """Files the provider uploads after the create (getUploadEndpoint, PUT, validateUpload); none by default."""

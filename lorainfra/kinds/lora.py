@@ -7,7 +7,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lorainfra.addresses import Address
+from lorainfra.addresses import Address, valid_id
 from lorainfra.config.decl import Decl
 from lorainfra.config.hints import did_you_mean, join_hint, short
 from lorainfra.config.model import Resource
@@ -39,6 +39,34 @@ def identity_key(attributes: Mapping[str, Any]) -> tuple[str, str, bool]:
     serverless = bool(attributes.get("serverless", False))
     return (str(attributes.get("model", "")), "" if serverless else str(attributes.get("deployment", "") or ""),
             serverless)
+
+
+MODEL_REF = MODEL.name + "."  # model: model.NAME names a model declared under models:
+
+
+def model_ref(value: object) -> str | None:
+    """The NAME of ``model: model.NAME`` (None for a full model name or anything else)."""
+    return value[len(MODEL_REF):] if isinstance(value, str) and value.startswith(MODEL_REF) else None
+
+
+def _check_model_ref(decl: Decl, name: str, models: Mapping[str, Decl], complete: bool) -> list[Diagnostic]:
+    if name in models or not complete or not valid_id(name):
+        return []  # declared (or in a file that could not be read; or the schema reported a bad name)
+    known = sorted(models)
+    shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+    listing = f"declared models: {shown}" if known else "no models are declared in this folder"
+    return [Diagnostic(decl.span("model"), join_hint(f"no model {short(name)} under models:;", did_you_mean(name, known)).rstrip(";"),
+                       join_hint("model.NAME names a model this folder uploads (or write the full name "
+                                 "accounts/ACCOUNT/models/ID);", listing))]
+
+
+def _planned_model(model_name: str, resources: Mapping[Address, Resource]) -> Resource | None:
+    """The model this config uploads under ``model_name`` (accounts/A/models/ID), if any."""
+    model_id = model_name.rpartition("/models/")[2]
+    if "/models/" not in model_name:
+        return None
+    return next((r for r in resources.values()
+                 if r.kind == MODEL.name and str(r.attributes.get("model_id") or r.name) == model_id), None)
 
 
 def _check_target(decl: Decl, target: str, deployments: Mapping[str, Decl], complete: bool) -> list[Diagnostic]:
@@ -136,6 +164,16 @@ class LoraKind(Kind):
                                   "name a deployment declared in this folder (it needs addons: true), or set serverless: true"))
         if isinstance(target, str) and not serverless:
             out += _check_target(decl, target, ctx.of_kind(DEPLOYMENT.name), ctx.complete)
+        model = decl.get("model")
+        ref = model_ref(model)
+        if ref is not None:
+            out += _check_model_ref(decl, ref, ctx.of_kind(MODEL.name), ctx.complete)
+        elif isinstance(model, str) and "/models/" in model:
+            target = ctx.of_kind(MODEL.name).get(model.rpartition("/models/")[2])
+            if target is not None and target.get("id_from_content") is True:
+                out.append(Diagnostic(decl.span("model"), f"model {target.name!r} has id_from_content: true: its "
+                                      f"Fireworks ID is {target.name}-DIGEST (8 hex digits of its files), not {target.name}",
+                                      f"write model: model.{target.name} (it follows the files)"))
         return out
 
     def implied_dependencies(self, decl: Decl, ctx: DeclContext) -> list[Address]:
@@ -144,9 +182,22 @@ class LoraKind(Kind):
         if isinstance(target, str) and target in ctx.of_kind(DEPLOYMENT.name) and decl.get("serverless") is not True:
             out.append(Address(DEPLOYMENT.name, target))
         model = decl.get("model")  # a model this folder uploads: loaded after it, unloaded before it is deleted
-        if isinstance(model, str) and model.rpartition("/models/")[2] in ctx.of_kind(MODEL.name):
-            out.append(Address(MODEL.name, model.rpartition("/models/")[2]))
+        ref = model_ref(model)
+        if ref is None and isinstance(model, str) and "/models/" in model:
+            ref = model.rpartition("/models/")[2]
+        if ref is not None and ref in ctx.of_kind(MODEL.name):
+            out.append(Address(MODEL.name, ref))
         return out
+
+    def bind(self, attributes: Mapping[str, Any], resources: Mapping[Address, Resource], account: str) -> Mapping[str, Any]:
+        """``model: model.NAME`` becomes the full name of that model's Fireworks ID (``id_from_content``: with its
+        files' digest), so that the diff, the identity and the request all see what the server knows."""
+        ref = model_ref(attributes.get("model"))
+        target = resources.get(Address(MODEL.name, ref)) if ref is not None else None
+        if target is None:
+            return attributes
+        model_id = str(target.attributes.get("model_id") or target.name)
+        return frozen_mapping({**attributes, "model": MODEL.remote_name(account, model_id)})
 
     def check_all(self, decls: Iterable[Decl], ctx: DeclContext) -> list[Diagnostic]:
         """At most provider.limits.serverless serverless LoRAs (and serverless_per_base_model per declared
@@ -190,8 +241,8 @@ class LoraKind(Kind):
         a = resource.attributes
         model_name = str(a.get("model", ""))
         span = resource.attribute_spans.get("model", resource.span)
-        planned = resources.get(Address(MODEL.name, model_name.rpartition("/models/")[2]))
-        if planned is not None and "/models/" in model_name:  # uploaded by this config: its planned base
+        planned = _planned_model(model_name, resources)
+        if planned is not None:  # uploaded by this config: its planned base
             model: ModelInfo | None = ModelInfo(model_name, state="READY",
                                                 base_model=str(planned.attributes.get("base_model", "")))
         else:

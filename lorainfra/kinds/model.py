@@ -3,6 +3,8 @@
 Created as HF_PEFT_ADDON with peftDetails read from adapter_config.json, then its files are uploaded
 (the provider runs getUploadEndpoint, PUT per file, validateUpload) and it is READY. Weights are
 immutable on Fireworks: the state keeps a digest of the files, and changed files plan a replacement.
+With ``id_from_content: true`` the model's ID is the config key plus a short digest of the files
+(``support-bot-4f3a9c1e``): a new version is a new model, created before the old one is deleted.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from lorainfra.addresses import Address
 from lorainfra.config.decl import Decl
 from lorainfra.config.model import Resource
 from lorainfra.errors import Diagnostic, Span
+from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds import adapter_files
 from lorainfra.kinds.adapter_files import AdapterFile
-from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, RemoteChecks, Request
+from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, RemoteChecks, Replacement, Request
+from lorainfra.live import Observed, RemoteObject
 
 A = AttributeSpec
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
@@ -32,8 +36,19 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     A("digest", (), ("files",), forces_replacement=True, local="state"),
     # the adapter folder (absolute) the upload reads; never compared
     A("folder", (), ("files",), local="input"),
+    # the Fireworks model ID, read from the live name: the key, or key-DIGEST8 with id_from_content
+    A("model_id", ("name",), ("files",), forces_replacement=True),
 )
 PEFT_KIND = "HF_PEFT_ADDON"
+CONTENT_ID_DIGITS = 8  # hex digits of the files digest in a content-derived ID
+MAX_ID = 63
+# attributes not written under their own YAML key: computed from the adapter folder and the key
+_COMPUTED = ("rank", "target_modules", "digest", "folder", "model_id")
+
+
+def model_id(name: str, digest: str, from_content: bool) -> str:
+    """The Fireworks model ID of ``models: {name: ...}``: the name, or name-DIGEST8 (``id_from_content``)."""
+    return f"{name}-{digest[:CONTENT_ID_DIGITS]}" if from_content else name
 
 
 def _folder(decl: Decl) -> Path | None:
@@ -49,10 +64,25 @@ class ModelKind(Kind):
 
     # ------------------------------------------------------------------ config
     def check(self, decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        if decl.get("id_from_content") is True:
+            longest = MAX_ID - CONTENT_ID_DIGITS - 1
+            if len(decl.name) > longest:
+                out.append(Diagnostic(decl.key_span, f"model {decl.name!r} is {len(decl.name)} characters; with "
+                                      f"id_from_content: true its ID gets -{'X' * CONTENT_ID_DIGITS} appended, past "
+                                      f"the {MAX_ID}-character limit of a Fireworks ID",
+                                      f"shorten the name to at most {longest} characters"))
+            ignored = decl.get("lifecycle", "ignore_changes")
+            if isinstance(ignored, list) and "files" in ignored:
+                out.append(Diagnostic(decl.span("lifecycle", "ignore_changes"),
+                                      f"model {decl.name!r} sets id_from_content: true and ignores changes of its files",
+                                      "with id_from_content the files name the model: remove files from ignore_changes, "
+                                      "or id_from_content"))
         folder = _folder(decl)
         if folder is None:
-            return []  # the schema reported a missing or mistyped files:
-        adapter, out = adapter_files.read_adapter(decl.root, folder, decl.span("files"))
+            return out  # the schema reported a missing or mistyped files:
+        adapter, problems = adapter_files.read_adapter(decl.root, folder, decl.span("files"))
+        out += problems
         base = decl.get("base_model")
         if adapter is not None and isinstance(base, str) and adapter.base_model.startswith("accounts/") \
                 and adapter.base_model != base:
@@ -64,17 +94,20 @@ class ModelKind(Kind):
 
     def values(self, decl: Decl) -> tuple[dict[str, Any], dict[str, Span]]:
         # the attributes written in YAML; the others come from the adapter folder
-        written = replace(self, attributes=tuple(s for s in self.attributes if s.yaml != ("files",)))
+        written = replace(self, attributes=tuple(s for s in self.attributes if s.name not in _COMPUTED))
         values, spans = Kind.values(written, decl)
         folder = _folder(decl)
         assert folder is not None, "values() runs only on a declaration that passed its checks"
         adapter, problems = adapter_files.read_adapter(decl.root, folder, decl.span("files"))
         if adapter is None:  # changed between the check and now
             raise ValueError("; ".join(d.message for d in problems))
-        values.update(rank=adapter.rank, target_modules=list(adapter.target_modules),
-                      digest=adapter_files.digest_files(adapter.files), folder=str(folder.resolve()))
-        for name in ("rank", "target_modules", "digest", "folder"):
-            spans[name] = decl.span("files")
+        digest = adapter_files.digest_files(adapter.files)
+        values.update(rank=adapter.rank, target_modules=list(adapter.target_modules), digest=digest,
+                      folder=str(folder.resolve()),
+                      model_id=model_id(decl.name, digest, decl.get("id_from_content") is True))
+        for name in _COMPUTED:
+            spans[name] = decl.span("id_from_content") if name == "model_id" and decl.has("id_from_content") \
+                else decl.span("files")
         return values, spans
 
     async def precheck(
@@ -91,10 +124,37 @@ class ModelKind(Kind):
                                "train the adapter on a base model that supports LoRA (supportsLora)")]
         return []
 
-    # ------------------------------------------------------------------ requests
+    # ------------------------------------------------------------------ naming
     def remote_id(self, resource_name: str) -> str:
         return resource_name
 
+    def identity(self, resource_name: str, attributes: Mapping[str, Any], account: str) -> Mapping[str, Any]:
+        return frozen_mapping({"remote_name": self.remote_name(account, str(attributes.get("model_id") or resource_name))})
+
+    def wire_out(self, spec: AttributeSpec, value: Any, account: str) -> tuple[bool, Any]:
+        return spec.name != "model_id", value  # the ID goes in modelId, beside the body
+
+    def wire_in(self, spec: AttributeSpec, value: Any, account: str) -> Any:
+        if spec.name == "model_id":
+            prefix = self.remote_name(account, "")
+            return value[len(prefix):] if isinstance(value, str) and value.startswith(prefix) else value
+        return value
+
+    def create_first_blocker(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], observed: Observed
+    ) -> str:
+        """A new version under a new ID (id_from_content) is uploaded before the old model is deleted."""
+        if before.get("model_id") == after.get("model_id"):
+            return (f"its {self.noun} {after.get('model_id')} names one live object, which cannot exist twice "
+                    "(id_from_content: true gives every version of the files its own ID)")
+        return ""
+
+    def users(self, remote_name: str, observed: Observed) -> tuple[RemoteObject, ...]:
+        """Whatever serves this model: a loaded LoRA (its ``model``) or a live-merge deployment (its ``base_model``)."""
+        return tuple(o for _, o in sorted(observed.objects.items()) if not o.gone and o.kind != self.name
+                     and remote_name in (o.attributes.get("model"), o.attributes.get("base_model")))
+
+    # ------------------------------------------------------------------ requests
     def conflict_reason(self, message: str) -> str:
         return f"{message} (a model with this ID exists outside this config: import it or choose another ID)"
 
@@ -103,7 +163,8 @@ class ModelKind(Kind):
     ) -> Request:
         model = self.to_wire(attributes, account=account)
         model["kind"] = PEFT_KIND
-        return Request("POST", f"accounts/{account}/{self.collection}", body={"modelId": resource_id, "model": model})
+        return Request("POST", f"accounts/{account}/{self.collection}",
+                       body={"modelId": str(attributes.get("model_id") or resource_id), "model": model})
 
     def upload_files(self, attributes: Mapping[str, Any]) -> tuple[AdapterFile, ...]:
         folder = attributes.get("folder")
@@ -125,4 +186,7 @@ MODEL = ModelKind(
     gone_states=frozenset({"DELETING"}),
     ready_timeout=3600.0,
     report_unmanaged=False,
+    # a new ID (id_from_content) is created and READY before the old model goes; the same ID cannot be
+    replacement=Replacement.CREATE_BEFORE_DESTROY,
+    upload_state="UPLOADING",
 )

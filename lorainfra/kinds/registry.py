@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from lorainfra.addresses import Address
+from lorainfra.config.model import Resource
 from lorainfra.kinds.base import Kind
 from lorainfra.kinds.deployment import DEPLOYMENT
 from lorainfra.kinds.lora import LORA
@@ -26,3 +28,10 @@ def kind_of(name: str) -> Kind:
 def parse_address(text: str) -> Address:
     """KIND.NAME with a known KIND; ValueError (fit for a user) otherwise."""
     return Address.parse(text, KINDS)
+
+
+def bind(resources: Mapping[Address, Resource], account: str) -> Mapping[Address, Resource]:
+    """Every resource with its references resolved in ``account`` (``Kind.bind``); the same order."""
+    out = {address: replace(r, attributes=kind_of(r.kind).bind(r.attributes, resources, account))
+           for address, r in resources.items()}
+    return MappingProxyType(out)

@@ -147,8 +147,18 @@ class FireworksProvider:
     ) -> RemoteObject:
         spec = kind_of(kind)
         files = () if validate_only else spec.upload_files(attributes)  # read before anything is created
-        raw = await self._send(spec.create_request(resource_id, attributes, account=self.account,
-                                                   validate_only=validate_only))
+        try:
+            raw = await self._send(spec.create_request(resource_id, attributes, account=self.account,
+                                                       validate_only=validate_only))
+        except ApiError as exc:
+            if exc.status != 409 or not files:
+                raise
+            # it exists: when it still waits for its files (created by hand, or by a run that stopped before the
+            # upload), upload ours; anything else is the 409 the applier resolves (adopt or refuse)
+            name = spec.expected_name(spec.identity(resource_id, attributes, self.account))
+            raw = await self._request("GET", f"/v1/{name}", ok_missing=True)
+            if not raw or raw.get("state") != spec.upload_state:
+                raise exc from None
         if files:
             raw = await self._upload(str(raw.get("name", "")), files, str(attributes.get("digest", "")))
         return spec.from_wire(raw, account=self.account)
@@ -157,7 +167,7 @@ class FireworksProvider:
         """getUploadEndpoint with every size, PUT each file, validateUpload; the model as it is then."""
         answer = await self._request("POST", f"/v1/{name}:getUploadEndpoint",
                                      json={"filenameToSize": {f.name: str(f.size) for f in files}}, expect="any")
-        sent = await self._uploader.upload(files, answer.get("filenameToSignedUrls") or {})
+        sent = await self._uploader.upload(files, answer.get("filenameToSignedUrls") or {}, label=name.rpartition("/")[2])
         if digest and sent != digest:
             raise ApiError(400, message=f"the files of {name} changed since the plan was made; plan again",
                            method="PUT", path=name)

@@ -19,6 +19,7 @@ import httpx
 
 from lorainfra.errors import ApiError, TransportError
 from lorainfra.kinds.adapter_files import CHUNK, AdapterFile
+from lorainfra.providers.upload_progress import ProgressLines
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes sent, file size)
 
@@ -30,7 +31,7 @@ class UploadPolicy:
     attempts: int = 4
     backoff: float = 1.0  # seconds before the 2nd attempt, doubled each time
     timeout: float = 600.0  # per PUT, seconds without progress
-    report_every: float = 5.0  # seconds between progress lines
+    report_every: float = 5.0  # seconds between progress lines (when no display is given)
 
 
 def _redacted(url: str) -> str:
@@ -63,28 +64,30 @@ class Uploader:
         self._policy = policy
         self._sleep = sleep
         self._log = logger or logging.getLogger("lorainfra.upload")
-        self._progress = progress
-        self._clock = clock
+        # without a display: a line every report_every seconds in the log
+        self._progress: Progress = progress or ProgressLines(self._log.info, clock=clock, every=policy.report_every)
         self._client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(policy.timeout, connect=10.0),
                                          follow_redirects=False)
 
-    async def upload(self, files: tuple[AdapterFile, ...], urls: Mapping[str, str]) -> str:
-        """Send every file to its URL; the sha256 digest of what was sent (same rule as ``digest_files``)."""
+    async def upload(self, files: tuple[AdapterFile, ...], urls: Mapping[str, str], *, label: str = "") -> str:
+        """Send every file to its URL; the sha256 digest of what was sent (same rule as ``digest_files``).
+
+        ``label`` (the model ID) prefixes the file names given to the progress display."""
         total = hashlib.sha256()
         for f in sorted(files, key=lambda f: f.name):
             url = urls.get(f.name)
             if not url:
                 raise ApiError(500, message=f"getUploadEndpoint returned no URL for {f.name}")
             total.update(f"{f.name}\0{f.size}\0".encode())
-            total.update(bytes.fromhex(await self._one(f, url)))
+            total.update(bytes.fromhex(await self._one(f, url, f"{label}/{f.name}" if label else f.name)))
         return total.hexdigest()
 
-    async def _one(self, f: AdapterFile, url: str) -> str:
+    async def _one(self, f: AdapterFile, url: str, label: str) -> str:
         """Upload one file with retries; the sha256 state of its bytes as sent, as hex of a sub-digest."""
         policy = self._policy
         for attempt in range(1, policy.attempts + 1):
             try:
-                return await self._put(f, url)
+                return await self._put(f, url, label)
             except (httpx.TransportError, ApiError) as exc:
                 retryable = isinstance(exc, httpx.TransportError) or exc.status >= 500 or exc.status in (408, 429)
                 if not retryable or attempt == policy.attempts:
@@ -97,22 +100,15 @@ class Uploader:
                 await self._sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _put(self, f: AdapterFile, url: str) -> str:
+    async def _put(self, f: AdapterFile, url: str, label: str) -> str:
         digest = hashlib.sha256()
         sent = 0
-        last = self._clock()
 
         def on_chunk(chunk: bytes) -> None:
-            nonlocal sent, last
+            nonlocal sent
             digest.update(chunk)
             sent += len(chunk)
-            if self._progress is not None:
-                self._progress(f.name, sent, f.size)
-            now = self._clock()
-            if now - last >= self._policy.report_every:
-                last = now
-                self._log.info("uploading %s: %d of %d bytes (%.0f%%)", f.name, sent, f.size,
-                               100.0 * sent / f.size if f.size else 100.0)
+            self._progress(label, sent, f.size)
 
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(f.size),
                    "X-Goog-Content-Length-Range": f"{f.size},{f.size}"}
@@ -122,7 +118,6 @@ class Uploader:
                            f"{response.text[:300]}", method="PUT", path=_redacted(url))
         if sent != f.size:
             raise ApiError(400, message=f"{f.name} changed while it was uploaded ({sent} bytes read, {f.size} expected)")
-        self._log.info("uploaded %s (%d bytes)", f.name, f.size)
         return digest.hexdigest()
 
     async def aclose(self) -> None:

@@ -469,6 +469,19 @@ def _adapter(breaker: Callable[[Path], object]) -> Callable[[Path], None]:
     return make
 
 
+def _models_yaml(text: str) -> Callable[[Path], object]:
+    """Rewrite models.yaml (beside the good adapter folder)."""
+    return lambda a: (a.parent.parent / "models.yaml").write_text(text)
+
+
+def _lora_of(model: str) -> Callable[[Path], object]:
+    """A deployment and a LoRA loading ``model`` (beside the good model.bot-v1)."""
+    def make(adapter: Path) -> None:
+        (adapter.parent.parent / "deployments.yaml").write_text(DEP)
+        (adapter.parent.parent / "loras.yaml").write_text(f"loras:\n  bot:\n    model: {model}\n    deployment: base\n")
+    return make
+
+
 def _config(text: str) -> Callable[[Path], object]:
     return lambda a: (a / "adapter_config.json").write_text(text)
 
@@ -541,6 +554,26 @@ DYNAMIC: dict[str, tuple[Callable[[Path], None], list[str]]] = {
                               [f"{_F}tokenizer.json: {E}tokenizer.json is not a regular file (a broken link or a special file)"]),
     "adapter-fifo": (_adapter(lambda a: os.mkfifo(a / "adapter_model.bin")),
                      [f"{_F}adapter_model.bin: {E}adapter_model.bin is not a regular file"]),
+    # -- model: model.NAME and id_from_content (issue 14) ----------------------------------------------------
+    "lora-model-ref-unknown": (_adapter(_lora_of("model.bot-v2")),
+                               [f"loras.yaml:3:12: {E}no model 'bot-v2' under models:; did you mean 'bot-v1'?"]),
+    "lora-model-ref-not-declared": (_adapter(_lora_of("model.faq")),
+                                    [f"loras.yaml:3:12: {E}no model 'faq' under models:", "declared models: bot-v1"]),
+    "lora-model-ref-bad-name": (_adapter(_lora_of("model.Bot_V1")),
+                                [f"loras.yaml:3:12: {E}loras.bot.model: 'model.Bot_V1' is not a valid model name or model.NAME"]),
+    "lora-full-name-of-content-id-model": (_adapter(lambda a: (_models_yaml(f"models:\n  bot-v1:\n    base_model: {ADAPTER_BASE}\n"
+                                                                    "    files: adapters/bot\n    id_from_content: true\n")(a),
+                                                       _lora_of("accounts/quickstart/models/bot-v1")(a))),
+                                           [f"loras.yaml:3:12: {E}model 'bot-v1' has id_from_content: true: its "
+                                            "Fireworks ID is bot-v1-DIGEST (8 hex digits of its files), not bot-v1"]),
+    "model-content-id-too-long": (_adapter(_models_yaml(f"models:\n  {'b' * 55}:\n    base_model: {ADAPTER_BASE}\n"
+                                                        "    files: adapters/bot\n    id_from_content: true\n")),
+                                  [f"models.yaml:2:3: {E}model '{'b' * 55}' is 55 characters; with id_from_content: true"]),
+    "model-content-id-ignores-files": (_adapter(_models_yaml(f"models:\n  bot-v1:\n    base_model: {ADAPTER_BASE}\n"
+                                                             "    files: adapters/bot\n    id_from_content: true\n"
+                                                             "    lifecycle: {ignore_changes: [files]}\n")),
+                                       [f"models.yaml:6:33: {E}model 'bot-v1' sets id_from_content: true and ignores "
+                                        "changes of its files"]),
     # -- entries that are not readable regular files (issue 13, item 1): an error, never skipped ------------
     "entry-fifo": (lambda f: os.mkfifo(f / "loras.yaml"), ["loras.yaml: error: loras.yaml is a named pipe (FIFO), not a regular file"]),
     "entry-dangling-link": (lambda f: (f / "loras.yaml").symlink_to("loras-v2.yaml"),
