@@ -197,7 +197,7 @@ class Applier:
         try:
             obj = await self.provider.create(kind.name, kind.remote_id(resource_name), after)
         except (ApiError, TransportError) as exc:
-            obj = await self._after_failed_create(change, kind, identity, exc)
+            obj = await self._after_failed_create(change, kind, identity, exc, slot)
         await self.journal.commit(self._record(change, obj))
         obj = await self._wait(change, slot, obj.name, kind)
         if kind.settle_after_create:
@@ -209,9 +209,10 @@ class Applier:
         await self.journal.commit(self._record(change, obj))
 
     async def _after_failed_create(
-        self, change: Change, kind: Kind, identity: Mapping[str, object], exc: ApiError | TransportError
+        self, change: Change, kind: Kind, identity: Mapping[str, object], exc: ApiError | TransportError, slot: Slot
     ) -> RemoteObject:
-        """A create failed: adopt what the server made anyway (lost answer, 409), or forget the marker."""
+        """A create failed: adopt what the server made anyway (lost answer, 409), reclaim an ID a soft-deleted
+        object holds (409), or forget the marker."""
         find: Callable[[], Awaitable[RemoteObject | None]] = lambda: self.provider.find(kind.name, identity)  # noqa: E731
         if retryable(exc):
             return await self._resolve_lost_create(change, kind, exc, find)
@@ -221,10 +222,28 @@ class Applier:
             if found is not None and not found.gone:
                 self.sink.emit(Note(kind.adopt_note(change.address, found.name)))
                 return found
+            if found is not None and kind.holds_id(found):
+                return await self._reclaim(change, kind, found, slot)
             await self.journal.commit(self._forget_pending(change))
             raise OperationError(change.address, kind.create_verb, kind.conflict_reason(exc.message)) from exc
         await self.journal.commit(self._forget_pending(change))
         raise OperationError(change.address, kind.create_verb, exc.message) from exc
+
+    async def _reclaim(self, change: Change, kind: Kind, held: RemoteObject, slot: Slot) -> RemoteObject:
+        """The ID is held by a soft-deleted object: undelete it (the create's settle step then updates it to the
+        config), or, when it cannot become the config in place, delete it for good, wait for 404 and create."""
+        after = change.after or {}
+        self.sink.emit(Note(f"{change.address}: {kind.reclaim_note(held, after)}"))
+        try:
+            if kind.undelete_fits(held.attributes, after):
+                return await self.provider.undelete(kind.name, held.name)
+            await self.provider.delete(kind.name, held.name)
+            async with slot.lent():
+                await self._poll_until_gone(change, kind, held.name, absent=True)
+            return await self.provider.create(kind.name, kind.remote_id(change.address.split(".", 1)[1]), after)
+        except ApiError as exc:
+            await self.journal.commit(self._forget_pending(change))
+            raise OperationError(change.address, kind.create_verb, exc.message) from exc
 
     async def _resolve_lost_create(
         self, change: Change, kind: Kind, exc: Exception, find: Callable[[], Awaitable[RemoteObject | None]]
@@ -298,12 +317,14 @@ class Applier:
                 raise Interrupted(f"stopped while waiting; {name} is {obj.state} and recorded")
             await asyncio.sleep(self._pause(elapsed))
 
-    async def _poll_until_gone(self, change: Change, kind: Kind, name: str) -> None:
+    async def _poll_until_gone(self, change: Change, kind: Kind, name: str, *, absent: bool = False) -> None:
+        """Until the delete of ``name`` is done (``Kind.deleted``), or with ``absent`` until it 404s (its ID is
+        free again: a soft-deleted object still holds it)."""
         started = time.monotonic()
         while True:
             obj = await self._poller.get(kind.name, name)
             elapsed = time.monotonic() - started
-            if kind.deleted(obj):
+            if obj is None or (not absent and kind.deleted(obj)):
                 return
             assert obj is not None
             self.sink.emit(OperationProgress(change.address, "delete", obj.state, elapsed))

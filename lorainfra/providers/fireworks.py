@@ -85,7 +85,7 @@ class FireworksProvider:
         """Every object of a kind, paged; each page is parsed while the request for the next one is in flight."""
         spec = kind_of(kind)
         collection = spec.collection
-        return await self._http.list_all(self._path(collection), collection,
+        return await self._http.list_all(self._path(collection), collection, spec.list_params(),
                                          parse=lambda raw: spec.from_wire(raw, account=self.account))
 
     async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
@@ -97,7 +97,7 @@ class FireworksProvider:
         def parse(raw: dict[str, Any]) -> RemoteObject | None:
             return spec.from_wire(raw, account=self.account) if raw["name"] in names else None
 
-        listed = await self._http.list_all(self._path(collection), collection, parse=parse)
+        listed = await self._http.list_all(self._path(collection), collection, spec.list_params(), parse=parse)
         return len(listed), [obj for obj in listed if obj is not None]
 
     async def refresh(self) -> Observed:
@@ -170,6 +170,13 @@ class FireworksProvider:
         spec = kind_of(kind)
         raw = await self._send(spec.update_request(name, attributes, changed, account=self.account))
         return spec.from_wire(raw, account=self.account)
+
+    async def undelete(self, kind: str, name: str) -> RemoteObject:
+        spec = kind_of(kind)
+        request = spec.undelete_request(name)
+        if request is None:
+            raise ValueError(f"a {kind} cannot be undeleted")
+        return spec.from_wire(await self._send(request), account=self.account)
 
     async def delete(self, kind: str, name: str) -> None:
         spec = kind_of(kind)
