@@ -17,6 +17,7 @@ from lorainfra.state.model import ResourceState, State
 async def detect_drift(config: Config, provider: Provider, state: State, sink: EventSink) -> tuple[DriftItem, ...]:
     """Changes made outside lorainfra: live objects vs what was last applied (never vs unapplied config)."""
     check_state_addresses(state)
+    state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
     observed = await refresh(provider, sink)
     state, _ = reconcile(state, observed)
     ignore = {str(a): r.lifecycle.ignore_changes for a, r in config.resources.items()}
@@ -26,9 +27,10 @@ async def detect_drift(config: Config, provider: Provider, state: State, sink: E
 async def import_object(provider: Provider, state: State, resource: Resource, remote: str) -> State:
     """``state`` with the live object ``remote`` (a full name, or an ID we choose) recorded as ``resource``.
 
-    Raises LorainfraError when the resource is already managed, or the object is missing, of another
-    kind, or managed under another address.
+    Raises LorainfraError when the state belongs to another account, the resource is already managed, or the
+    object is missing, of another kind, or managed under another address.
     """
+    state = state.bound_to(provider.account, provider.endpoint)  # the same rule as a plan, before any request
     address = resource.address
     key = str(address)
     if key in state.resources:
