@@ -222,28 +222,44 @@ class Applier:
             if found is not None and not found.gone:
                 self.sink.emit(Note(kind.adopt_note(change.address, found.name)))
                 return found
-            if found is not None and kind.holds_id(found):
-                return await self._reclaim(change, kind, found, slot)
+            if found is not None and found.gone:  # soft-deleted (it holds the ID), or a delete still running
+                return await self._reclaim(change, kind, found, slot, find, exc)
             await self.journal.commit(self._forget_pending(change))
             raise OperationError(change.address, kind.create_verb, kind.conflict_reason(exc.message)) from exc
         await self.journal.commit(self._forget_pending(change))
         raise OperationError(change.address, kind.create_verb, exc.message) from exc
 
-    async def _reclaim(self, change: Change, kind: Kind, held: RemoteObject, slot: Slot) -> RemoteObject:
-        """The ID is held by a soft-deleted object: undelete it (the create's settle step then updates it to the
-        config), or, when it cannot become the config in place, delete it for good, wait for 404 and create."""
+    async def _reclaim(
+        self, change: Change, kind: Kind, held: RemoteObject, slot: Slot,
+        find: Callable[[], Awaitable[RemoteObject | None]], conflict: ApiError,
+    ) -> RemoteObject:
+        """The ID is held by a gone object. A delete still running is waited for first (then the ID is free, or
+        held by the soft-deleted object). A soft-deleted one is undeleted (the create's settle step then updates it
+        to the config), or, when it cannot become the config in place, deleted for good: wait for 404, create."""
         after = change.after or {}
-        self.sink.emit(Note(f"{change.address}: {kind.reclaim_note(held, after)}"))
+        resource_id = kind.remote_id(change.address.split(".", 1)[1])
         try:
+            if not kind.holds_id(held):
+                self.sink.emit(Note(f"{change.address}: {held.name} is {held.state}; waiting for that delete to end"))
+                async with slot.lent():
+                    await self._poll_until_gone(change, kind, held.name)
+                current = await find()
+                if current is None:
+                    return await self.provider.create(kind.name, resource_id, after)
+                if not kind.holds_id(current):
+                    raise conflict
+                held = current
+            self.sink.emit(Note(f"{change.address}: {kind.reclaim_note(held, after)}"))
             if kind.undelete_fits(held.attributes, after):
                 return await self.provider.undelete(kind.name, held.name)
             await self.provider.delete(kind.name, held.name)
             async with slot.lent():
                 await self._poll_until_gone(change, kind, held.name, absent=True)
-            return await self.provider.create(kind.name, kind.remote_id(change.address.split(".", 1)[1]), after)
+            return await self.provider.create(kind.name, resource_id, after)
         except ApiError as exc:
             await self.journal.commit(self._forget_pending(change))
-            raise OperationError(change.address, kind.create_verb, exc.message) from exc
+            reason = kind.conflict_reason(exc.message) if exc is conflict else exc.message
+            raise OperationError(change.address, kind.create_verb, reason) from exc
 
     async def _resolve_lost_create(
         self, change: Change, kind: Kind, exc: Exception, find: Callable[[], Awaitable[RemoteObject | None]]

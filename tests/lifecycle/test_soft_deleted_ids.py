@@ -21,9 +21,9 @@ SQL_HELPER = {"baseModel": "accounts/quickstart/models/sql-helper-v2", "accelera
               "acceleratorCount": 1, "minReplicaCount": 1, "maxReplicaCount": 3, "displayName": "by hand"}
 
 
-async def by_hand(folder: Path, calls: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Send requests to the emulated account the way a colleague with firectl would, then let the emulated
-    clock pass the delete (DELETING -> DELETED takes delete_after, 0.5 s): no sleep, a condition."""
+async def by_hand(folder: Path, calls: list[tuple[str, str, dict[str, Any]]], *, settle: bool = True) -> None:
+    """Send requests to the emulated account the way a colleague with firectl would, then (``settle``) let the
+    emulated clock pass the delete (DELETING -> DELETED takes delete_after, 0.5 s): no sleep, a condition."""
     emu = Emulator(folder / ".lorainfra" / "emulator.db", EmulatorOptions(ready_after=0.05))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=emu.app), base_url="http://emulator.local",
@@ -31,6 +31,8 @@ async def by_hand(folder: Path, calls: list[tuple[str, str, dict[str, Any]]]) ->
             for method, path, kw in calls:
                 response = await client.request(method, path, **kw)
                 assert response.status_code == 200, response.text
+            if not settle:
+                return
             emu.advance(1)
             for _, path, _ in calls:
                 if path.startswith(f"{DEPLOYMENTS}/"):
@@ -115,5 +117,33 @@ def test_a_create_answered_409_by_a_soft_deleted_id_undeletes_and_updates(quicks
             "sql-helper); apply undeletes it and updates it") in notes
     live = live_deployment(quickstart, "sql-helper")
     # undeleted (the one made by hand, same create time) and updated to the config
+    assert (live["state"], live["max_replica_count"], live["display_name"]) == ("READY", 1, "SQL helper (live merge)")
+    assert plan(quickstart).plan.has_changes is False
+
+
+def test_a_create_answered_409_while_the_id_is_still_being_deleted_waits_then_undeletes(quickstart: Path) -> None:
+    # the same race, caught while the colleague's delete is still running (DELETING): apply waits for its end
+    ws = open_workspace(str(quickstart), None, ENV)
+    sink = ListSink()
+
+    async def meanwhile(_: Plan) -> bool:
+        await by_hand(quickstart, [("POST", DEPLOYMENTS, {"params": {"deploymentId": "sql-helper"}, "json": SQL_HELPER}),
+                                   ("DELETE", f"{DEPLOYMENTS}/sql-helper", {})], settle=False)
+        return True
+
+    async def go() -> SessionResult:
+        async with ws.provider() as provider:
+            return await apply_session(ws.config, provider, ws.backend, plan_sink=ListSink(),
+                                       apply_sink=lambda _: sink, confirm=meanwhile,
+                                       options=SessionOptions(apply=FAST))
+
+    outcome = asyncio.run(go())
+    assert outcome.result is not None and outcome.result.ok, (outcome.result and outcome.result.failed)
+    notes = [e.message for e in sink.events if isinstance(e, Note)]
+    assert notes[:2] == [
+        "deployment.sql-helper: accounts/quickstart/deployments/sql-helper is DELETING; waiting for that delete to end",
+        "deployment.sql-helper: the ID is held by a soft-deleted deployment (accounts/quickstart/deployments/"
+        "sql-helper); apply undeletes it and updates it"]
+    live = live_deployment(quickstart, "sql-helper")
     assert (live["state"], live["max_replica_count"], live["display_name"]) == ("READY", 1, "SQL helper (live merge)")
     assert plan(quickstart).plan.has_changes is False
