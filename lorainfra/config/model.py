@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lorainfra import documented
 from lorainfra.addresses import Address
 from lorainfra.errors import Diagnostic, Span
 from lorainfra.frozen import frozen_mapping
@@ -31,10 +32,9 @@ class EmulatorSettings:
 class Limits:
     """Account limits the plan-time checks enforce (provider.limits), defaulting to the strictest documented."""
 
-    # serverless LoRAs per base model per account: the Preview's 3 ("Loading a fourth returns ResourceExhausted",
-    # docs.fireworks.ai/serverless/specialized-model-inference/overview)
-    serverless_per_base_model: int = 3
-    serverless: int = 100  # serverless LoRAs per account, all bases together (the seed's number)
+    # serverless LoRAs per base model per account: the Preview's 3 (lorainfra.documented, shared with the emulator)
+    serverless_per_base_model: int = documented.SERVERLESS_LORAS_PER_BASE_MODEL
+    serverless: int = documented.SERVERLESS_LORAS_PER_ACCOUNT  # per account, all bases together (the seed's number)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The only base documented for serverless LoRAs (docs.fireworks.ai/serverless/specialized-model-inference/overview).
-SERVERLESS_LORA_BASES = ("accounts/fireworks/models/glm-5p3-flash",)
+from lorainfra import documented
 
 
 @dataclass(frozen=True)
@@ -21,10 +20,10 @@ class EmulatorOptions:
     fault_rate: float = 0.0  # fraction of /v1 requests answered by an injected fault
     fail_pattern: str | None = None  # regex on deployment IDs / model names that end FAILED
     fault_seed: int | None = None
-    serverless_limit: int = 100  # serverless LoRAs per account
+    serverless_limit: int = documented.SERVERLESS_LORAS_PER_ACCOUNT  # serverless LoRAs per account
     # serverless LoRAs per base model per account (the documented Preview limit)
-    serverless_per_base_limit: int = 3
-    serverless_lora_bases: tuple[str, ...] = SERVERLESS_LORA_BASES  # bases that take serverless LoRAs
+    serverless_per_base_limit: int = documented.SERVERLESS_LORAS_PER_BASE_MODEL
+    serverless_lora_bases: tuple[str, ...] = documented.SERVERLESS_LORA_BASES  # bases that take serverless LoRAs
     idle_delete_after: float = 7 * 86400  # minReplicaCount==0 deployments auto-deleted after this idle time
     serverless_idle_unload_after: float | None = 7 * 86400  # serverless LoRAs auto-unloaded (None: never)
     max_rps: float | None = None  # account request rate limit (requests per second); None: no limit

@@ -204,7 +204,7 @@ class Applier:
         try:
             obj = await self.provider.create(kind.name, kind.remote_id(resource_name), after)
         except (ApiError, TransportError) as exc:
-            obj = await self._after_failed_create(change, kind, identity, exc)
+            obj = await self._after_failed_create(change, kind, identity, exc, slot)
         await self.journal.commit(self._record(change, obj))
         obj = await self._wait(change, slot, obj.name, kind)
         if kind.settle_after_create:
@@ -216,9 +216,10 @@ class Applier:
         await self.journal.commit(self._record(change, obj))
 
     async def _after_failed_create(
-        self, change: Change, kind: Kind, identity: Mapping[str, object], exc: ApiError | TransportError
+        self, change: Change, kind: Kind, identity: Mapping[str, object], exc: ApiError | TransportError, slot: Slot
     ) -> RemoteObject:
-        """A create failed: adopt what the server made anyway (lost answer, 409), or forget the marker."""
+        """A create failed: adopt what the server made anyway (lost answer, 409), reclaim an ID a soft-deleted
+        object holds (409), or forget the marker."""
         find: Callable[[], Awaitable[RemoteObject | None]] = lambda: self.provider.find(kind.name, identity)  # noqa: E731
         if retryable(exc):
             return await self._resolve_lost_create(change, kind, exc, find)
@@ -228,10 +229,44 @@ class Applier:
             if found is not None and not found.gone:
                 self.sink.emit(Note(kind.adopt_note(change.address, found.name)))
                 return found
+            if found is not None and found.gone:  # soft-deleted (it holds the ID), or a delete still running
+                return await self._reclaim(change, kind, found, slot, find, exc)
             await self.journal.commit(self._forget_pending(change))
             raise OperationError(change.address, kind.create_verb, kind.conflict_reason(exc.message)) from exc
         await self.journal.commit(self._forget_pending(change))
         raise OperationError(change.address, kind.create_verb, exc.message) from exc
+
+    async def _reclaim(
+        self, change: Change, kind: Kind, held: RemoteObject, slot: Slot,
+        find: Callable[[], Awaitable[RemoteObject | None]], conflict: ApiError,
+    ) -> RemoteObject:
+        """The ID is held by a gone object. A delete still running is waited for first (then the ID is free, or
+        held by the soft-deleted object). A soft-deleted one is undeleted (the create's settle step then updates it
+        to the config), or, when it cannot become the config in place, deleted for good: wait for 404, create."""
+        after = change.after or {}
+        resource_id = kind.remote_id(change.address.split(".", 1)[1])
+        try:
+            if not kind.holds_id(held):
+                self.sink.emit(Note(f"{change.address}: {held.name} is {held.state}; waiting for that delete to end"))
+                async with slot.lent():
+                    await self._poll_until_gone(change, kind, held.name)
+                current = await find()
+                if current is None:
+                    return await self.provider.create(kind.name, resource_id, after)
+                if not kind.holds_id(current):
+                    raise conflict
+                held = current
+            self.sink.emit(Note(f"{change.address}: {kind.reclaim_note(held, after)}"))
+            if kind.undelete_fits(held.attributes, after):
+                return await self.provider.undelete(kind.name, held.name)
+            await self.provider.delete(kind.name, held.name)
+            async with slot.lent():
+                await self._poll_until_gone(change, kind, held.name, absent=True)
+            return await self.provider.create(kind.name, resource_id, after)
+        except ApiError as exc:
+            await self.journal.commit(self._forget_pending(change))
+            reason = kind.conflict_reason(exc.message) if exc is conflict else exc.message
+            raise OperationError(change.address, kind.create_verb, reason) from exc
 
     async def _resolve_lost_create(
         self, change: Change, kind: Kind, exc: Exception, find: Callable[[], Awaitable[RemoteObject | None]]
@@ -328,11 +363,13 @@ class Applier:
                 raise Interrupted(f"stopped while waiting; {name} is {obj.state} and recorded")
             await asyncio.sleep(self._pause(elapsed))
 
-    async def _poll_until_gone(self, change: Change, kind: Kind, name: str) -> None:
+    async def _poll_until_gone(self, change: Change, kind: Kind, name: str, *, absent: bool = False) -> None:
+        """Until the delete of ``name`` is done (``Kind.deleted``), or with ``absent`` until it 404s (its ID is
+        free again: a soft-deleted object still holds it)."""
         progress = self._progress(change, "delete")
         while True:
             obj = await self._poller.get(kind.name, name)
-            if kind.deleted(obj):
+            if obj is None or (not absent and kind.deleted(obj)):
                 return
             assert obj is not None
             elapsed = progress.saw(obj.state)

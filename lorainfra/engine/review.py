@@ -35,6 +35,7 @@ async def detect_drift(
     flight: reported as such, never as drift. Otherwise they were left by an interrupted run: resolved.
     """
     check_state_addresses(state)
+    state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
     observed = await refresh(provider, sink)
     flying = in_flight(state) if lock is not None else ()
     if lock is None:
@@ -47,9 +48,10 @@ async def detect_drift(
 async def import_object(provider: Provider, state: State, resource: Resource, remote: str) -> State:
     """``state`` with the live object ``remote`` (a full name, or an ID we choose) recorded as ``resource``.
 
-    Raises LorainfraError when the resource is already managed, or the object is missing, of another
-    kind, or managed under another address.
+    Raises LorainfraError when the state belongs to another account, the resource is already managed, or the
+    object is missing, of another kind, or managed under another address.
     """
+    state = state.bound_to(provider.account, provider.endpoint)  # the same rule as a plan, before any request
     address = resource.address
     key = str(address)
     if key in state.resources:

@@ -381,6 +381,34 @@ class Kind:
                 f"keep the name {old!r} (display_name changes what people see), or declare {self.name}.{new} "
                 f"beside it, move what uses {self.name}.{old} to it, then remove {self.name}.{old}")
 
+    # ------------------------------------------------------------------ soft-deleted objects holding their ID
+    def list_params(self) -> Mapping[str, Any]:
+        """Extra query parameters of a refresh LIST (a kind with soft delete lists its deleted objects too)."""
+        return frozen_mapping()
+
+    def holds_id(self, obj: RemoteObject) -> bool:
+        """Whether a gone object still holds its ID (a create with it is refused, 409) until the server purges
+        it; such an object is reclaimed by ``undelete_request``, or deleted for good and created again."""
+        return False
+
+    def undelete_request(self, name: str) -> Request | None:
+        """The request that brings a soft-deleted object back (None: the kind has no undelete)."""
+        return None
+
+    def undelete_fits(self, held: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+        """Whether the object ``held`` (its attributes), once undeleted, becomes ``desired`` by an in-place update:
+        the kind can undelete and no attribute that forces replacement differs."""
+        return self.undelete_request("") is not None and not any(
+            spec.forces_replacement and spec.name in desired and held.get(spec.name) != desired[spec.name]
+            for spec in self.attributes)
+
+    def reclaim_note(self, held: RemoteObject, desired: Mapping[str, Any]) -> str:
+        """What apply does with a soft-deleted object that holds the ID of a create (the plan and apply say it)."""
+        if self.undelete_fits(held.attributes, desired):
+            return f"the ID is held by a soft-deleted {self.name} ({held.name}); apply undeletes it and updates it"
+        return (f"the ID is held by a soft-deleted {self.name} ({held.name}) that cannot become the config in place; "
+                "apply deletes it for good (hard delete), waits until it is gone (404) and creates it again")
+
     def adopt_note(self, address: str, name: str) -> str:
         return f"{address}: {name} already exists (an earlier attempt?); adopting it"
 

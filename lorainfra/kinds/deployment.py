@@ -14,7 +14,8 @@ from lorainfra.config.model import Resource
 from lorainfra.errors import Diagnostic
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds import accelerators
-from lorainfra.kinds.base import AttributeSpec, DeclContext, Kind, RemoteChecks, Request
+from lorainfra.kinds.base import DELETED, AttributeSpec, DeclContext, Kind, RemoteChecks, Request
+from lorainfra.live import RemoteObject
 
 HOUR = 3600.0
 FIVE_MINUTES = 300.0
@@ -151,7 +152,18 @@ class DeploymentKind(Kind):
         return ""
 
     def conflict_reason(self, message: str) -> str:
-        return f"{message} (the ID is taken by a deleted deployment; undelete or purge it)"
+        return f"{message} (the ID is taken, but no deployment with it could be read back; plan again)"
+
+    # soft delete (fireworks/resources/deployments.py delete(hard), undelete(); docs: undelete-deployment): a
+    # DELETED deployment keeps its ID until purged, so a refresh lists it (showDeleted) to plan what apply does
+    def list_params(self) -> Mapping[str, Any]:
+        return frozen_mapping({"showDeleted": True})
+
+    def holds_id(self, obj: RemoteObject) -> bool:
+        return obj.state == DELETED
+
+    def undelete_request(self, name: str) -> Request | None:
+        return Request("POST", f"{name}:undelete", body={})
 
     def create_request(
         self, resource_id: str, attributes: Mapping[str, Any], *, account: str, validate_only: bool = False

@@ -7,6 +7,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lorainfra import documented
 from lorainfra.addresses import Address, valid_id
 from lorainfra.config.decl import Decl
 from lorainfra.config.hints import did_you_mean, join_hint, short
@@ -99,9 +100,8 @@ def _check_target(decl: Decl, target: str, deployments: Mapping[str, Decl], comp
     return out
 
 
-# the only base model documented to take serverless LoRAs (docs.fireworks.ai/serverless/specialized-model-inference/
-# overview); no field of a Model says it (supportsServerless is about the model's own serverless deployment)
-DOCUMENTED_SERVERLESS_LORA_BASES = ("accounts/fireworks/models/glm-5p3-flash",)
+# the base models documented to take serverless LoRAs; no field of a Model says it (shared with the emulator)
+DOCUMENTED_SERVERLESS_LORA_BASES = documented.SERVERLESS_LORA_BASES
 
 
 async def _serverless_checks(

@@ -181,6 +181,9 @@ def diff(
         after = dict(resource.attributes)
         if not _alive(live):
             reason = "vanished from the account" if key in state.resources else ""
+            if live is not None and kind_of(resource.kind).holds_id(live):  # soft-deleted: its ID is still taken
+                reclaim = kind_of(resource.kind).reclaim_note(live, after)
+                reason = f"{reason}; {reclaim}" if reason else reclaim
             changes[key] = Change(key, resource.kind, Action.CREATE, after=after, depends_on=deps, reason=reason)
             continue
         assert live is not None

@@ -54,6 +54,10 @@ class Provider(Protocol):
         """PATCH exactly the ``changed`` attributes (sent as updateMask)."""
         ...
 
+    async def undelete(self, kind: str, name: str) -> RemoteObject:
+        """Bring back a soft-deleted object (``Kind.undelete_request``); it then becomes ready again."""
+        ...
+
     async def delete(self, kind: str, name: str) -> None:
         """Delete / unload an object; an object already gone counts as done."""
         ...

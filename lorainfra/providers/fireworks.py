@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
-import random
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from lorainfra.config.model import DEFAULT_MAX_RPS, frozen_mapping
+from lorainfra.config.model import frozen_mapping
 from lorainfra.errors import ApiError
 from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.kinds.base import Request
 from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.live import ModelInfo, Observed, RemoteObject
-from lorainfra.providers.http import Expect, HttpClient, HttpLimits, RetryPolicy
+from lorainfra.providers.http import Expect, HttpClient, HttpLimits, HttpOptions, RetryPolicy
 from lorainfra.providers.upload import Progress, Uploader
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack for **kwargs is Python 3.12
+
+__all__ = ["FireworksProvider", "HttpLimits", "HttpOptions", "RetryPolicy", "local_provider"]  # the HTTP options too
 
 
 class FireworksProvider:
@@ -32,26 +34,17 @@ class FireworksProvider:
         account: str,
         api_key: str,
         base_url: str,
-        transport: httpx.AsyncBaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        max_rps: float = DEFAULT_MAX_RPS,
-        timeout: float = 60.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: random.Random | None = None,
-        logger: logging.Logger | None = None,
-        limits: HttpLimits | None = None,
-        clock: Callable[[], float] = time.monotonic,
         force_deletes: bool = False,
         upload_progress: Progress | None = None,
+        **http: Unpack[HttpOptions],  # the HTTP client's own options (transport, retry, max_rps, sleep, ...)
     ) -> None:
         self.account = account
         self.endpoint = urlsplit(base_url).hostname or ""
         self.force_deletes = force_deletes  # destroy --force: deletes skip the server's checks (ignoreChecks)
-        self._http = HttpClient(
-            api_key=api_key, base_url=base_url, transport=transport, retry=retry, max_rps=max_rps, timeout=timeout,
-            sleep=sleep, rng=rng, logger=logger, limits=limits, clock=clock,
-        )
-        self._uploader = Uploader(transport=transport, sleep=sleep, logger=logger, progress=upload_progress)
+        self._http = HttpClient(api_key=api_key, base_url=base_url, **http)
+        # uploads go through the same transport, sleep and logger (to the signed URLs, not the API)
+        self._uploader = Uploader(transport=http.get("transport"), sleep=http.get("sleep", asyncio.sleep),
+                                  logger=http.get("logger"), progress=upload_progress)
 
     @property
     def requests(self) -> int:
@@ -85,7 +78,7 @@ class FireworksProvider:
         """Every object of a kind, paged; each page is parsed while the request for the next one is in flight."""
         spec = kind_of(kind)
         collection = spec.collection
-        return await self._http.list_all(self._path(collection), collection,
+        return await self._http.list_all(self._path(collection), collection, spec.list_params(),
                                          parse=lambda raw: spec.from_wire(raw, account=self.account))
 
     async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
@@ -97,7 +90,7 @@ class FireworksProvider:
         def parse(raw: dict[str, Any]) -> RemoteObject | None:
             return spec.from_wire(raw, account=self.account) if raw["name"] in names else None
 
-        listed = await self._http.list_all(self._path(collection), collection, parse=parse)
+        listed = await self._http.list_all(self._path(collection), collection, spec.list_params(), parse=parse)
         return len(listed), [obj for obj in listed if obj is not None]
 
     async def refresh(self) -> Observed:
@@ -180,6 +173,13 @@ class FireworksProvider:
         spec = kind_of(kind)
         raw = await self._send(spec.update_request(name, attributes, changed, account=self.account))
         return spec.from_wire(raw, account=self.account)
+
+    async def undelete(self, kind: str, name: str) -> RemoteObject:
+        spec = kind_of(kind)
+        request = spec.undelete_request(name)
+        if request is None:
+            raise ValueError(f"a {kind} cannot be undeleted")
+        return spec.from_wire(await self._send(request), account=self.account)
 
     async def delete(self, kind: str, name: str) -> None:
         spec = kind_of(kind)

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import httpx
 
@@ -141,6 +141,21 @@ class _Progress:
 
     headers: bool = False
     received: int = 0
+
+
+class HttpOptions(TypedDict, total=False):
+    """HttpClient's keyword arguments besides ``api_key`` and ``base_url`` (what a provider passes through
+    unchanged); a unit test keeps it equal to the constructor's."""
+
+    transport: httpx.AsyncBaseTransport | None
+    retry: RetryPolicy | None
+    max_rps: float
+    timeout: float
+    sleep: Callable[[float], Awaitable[None]]
+    rng: random.Random | None
+    logger: logging.Logger | None
+    limits: HttpLimits | None
+    clock: Callable[[], float]
 
 
 class HttpClient:

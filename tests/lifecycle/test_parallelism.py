@@ -9,7 +9,7 @@ from typing import Any
 from lorainfra.config.loader import load_config
 from lorainfra.emulator import Emulator, EmulatorOptions
 from lorainfra.engine.applier import Applier, ApplyOptions
-from lorainfra.engine.events import ListSink, OperationFinished, OperationStarted
+from lorainfra.engine.events import ListSink, OperationFinished, OperationProgress, OperationStarted
 from lorainfra.engine.planner import PlanOptions, make_plan
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
 from lorainfra.state.model import State
@@ -32,10 +32,26 @@ class CountingProvider:
         self.active += 1
         self.peak = max(self.peak, self.active)
         try:
-            await asyncio.sleep(0.01)  # keep the call open long enough for others to overlap if allowed
+            await asyncio.sleep(0)  # a loop turn inside the call: a second create the limiter let through runs now
             return await self.inner.create(*args, **kwargs)
         finally:
             self.active -= 1
+
+
+class ReleaseWhenAllWait(ListSink):
+    """Moves the emulated clock past ``ready_after`` once ``count`` operations are waiting for READY (a condition)."""
+
+    def __init__(self, count: int, now: list[float]) -> None:
+        super().__init__()
+        self.count, self.now = count, now
+        self.waiting: set[str] = set()
+
+    def emit(self, event: Any) -> None:
+        super().emit(event)
+        if isinstance(event, OperationProgress) and event.operation == "wait" and event.address not in self.waiting:
+            self.waiting.add(event.address)
+            if len(self.waiting) == self.count:
+                self.now[0] += 60
 
 
 def write_fleet(folder: Path, n: int) -> None:
@@ -52,8 +68,11 @@ def write_fleet(folder: Path, n: int) -> None:
 def test_waits_overlap_even_with_parallelism_one(tmp_path: Path) -> None:
     folder = tmp_path / "fleet"
     write_fleet(folder, 4)
-    emu = Emulator(tmp_path / "emu.db", EmulatorOptions(ready_after=0.3, deployed_after=0.05))
-    sink = ListSink()
+    # emulated time stands still until every deployment is created and waiting for READY: with parallelism 1
+    # that happens only if a wait does not hold the slot (else the run never ends); then time moves, all finish
+    now = [1_800_000_000.0]
+    emu = Emulator(tmp_path / "emu.db", EmulatorOptions(ready_after=1, deployed_after=0.05), clock=lambda: now[0])
+    sink = ReleaseWhenAllWait(4, now)
 
     async def go() -> tuple[CountingProvider, Any]:
         provider = CountingProvider(local_provider(emu.app, account="quickstart", api_key="k", max_rps=0))
@@ -61,7 +80,8 @@ def test_waits_overlap_even_with_parallelism_one(tmp_path: Path) -> None:
             planned = await make_plan(load_config(folder), provider, State.new(), ListSink(), PlanOptions())  # type: ignore[arg-type]
             applier = Applier(provider, None, planned.state, sink,  # type: ignore[arg-type]
                               ApplyOptions(parallelism=1, poll_min=0.01, poll_max=0.05))
-            return provider, await applier.run(planned.plan)
+            # the limit only guards against a wait that holds the slot (the clock would never move: no end)
+            return provider, await asyncio.wait_for(applier.run(planned.plan), timeout=60)
         finally:
             await provider.inner.aclose()
 

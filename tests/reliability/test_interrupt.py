@@ -69,9 +69,15 @@ def test_second_sigint_exits_at_once_with_valid_state(tmp_path: Path) -> None:
     folder = make_config(tmp_path / "cfg", ready_after=30)  # in-flight waits would take long: exit must not
     proc, _seen = _start_and_wait_for(folder, "deployment.shared-base: CREATING")
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+    assert proc.stderr is not None
+    handled: list[str] = []  # the second SIGINT goes once the first was handled (a condition, not a delay)
+    while not any("Interrupt: starting nothing new" in line for line in handled):
+        line = proc.stderr.readline()
+        assert line, "exited before handling the first SIGINT: " + "".join(handled)
+        handled.append(line)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
+    err = "".join(handled) + err
     assert proc.returncode == 130, out + err
     assert "Interrupted again: exiting now" in err
     doc = json.loads((folder / ".lorainfra" / "state.json").read_text())  # parses

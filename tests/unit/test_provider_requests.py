@@ -76,7 +76,10 @@ def test_refresh_pages_with_page_size_200_until_token_empty_or_missing() -> None
         assert req.url.path in ("/v1/accounts/acme/deployments", "/v1/accounts/acme/deployedModels",
                                 "/v1/accounts/acme/models")
         assert req.url.params["pageSize"] == "200"
-        assert set(req.url.params) <= {"pageSize", "pageToken"}
+        # deployments are listed with the soft-deleted ones: a DELETED deployment still holds its ID (issue 10 item 5)
+        listed_deleted = {"showDeleted"} if req.url.path.endswith("/deployments") else set()
+        assert set(req.url.params) - {"pageSize", "pageToken"} == listed_deleted
+        assert all(req.url.params[key] == "true" for key in listed_deleted)
     assert [r.url.params.get("pageToken") for r in seen if r.url.path.endswith("deployments")] == [None, "t1"]
     lora = obs.objects["accounts/acme/deployedModels/a"]
     assert lora.attributes["deployment"] == "base" and lora.attributes["serverless"] is False

@@ -16,7 +16,7 @@ def test_dependencies_run_first_and_failures_skip_only_dependents() -> None:
     seen: list[str] = []
 
     async def job(n: str) -> None:
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0)  # one loop turn: the other jobs may run meanwhile
         seen.append(n)
         if n == "b":
             raise RuntimeError("boom")
@@ -30,15 +30,25 @@ def test_dependencies_run_first_and_failures_skip_only_dependents() -> None:
 
 def test_independent_waits_overlap() -> None:
     nodes = {"d1": (), "d2": (), "l1": ("d1",), "l2": ("d2",)}
-    started: dict[str, float] = {}
+    order: list[str] = []
 
-    async def job(n: str) -> None:
-        started[n] = asyncio.get_running_loop().time()
-        await asyncio.sleep(0.05 if n == "d1" else 0.01)
+    async def main() -> dict[str, object]:
+        l2_started = asyncio.Event()
 
-    run(walk(nodes, job))
+        async def job(n: str) -> None:
+            order.append(n)
+            if n == "l2":
+                l2_started.set()
+            if n == "d1":  # the slow one: it ends only once l2 (after d2, not after d1) has started
+                await l2_started.wait()
+
+        # the limit only guards against a walk that waits for d1 before starting l2 (it would never end)
+        return dict(await asyncio.wait_for(walk(nodes, job), timeout=30))
+
+    out = run(main())
+    assert all(o.status == "ok" for o in out.values())  # type: ignore[attr-defined]
     # l2 does not wait for the slow d1
-    assert started["l2"] < started["l1"]
+    assert order.index("l2") < order.index("l1")
 
 
 def test_stop_starts_nothing_new_but_lets_in_flight_finish() -> None:
@@ -48,7 +58,7 @@ def test_stop_starts_nothing_new_but_lets_in_flight_finish() -> None:
 
     async def job(n: str) -> None:
         stop_box[0].set()
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # in flight when stop is set: it still finishes
         finished.append(n)
 
     async def main():  # type: ignore[no-untyped-def]
