@@ -221,8 +221,17 @@ class LocalBackend:
             if tip is not None and self._held is not None and self._log_bytes < max(
                     len(self._doc[0]) if self._doc else 0, LOG_MIN_BYTES):
                 return self._append(tip, state, operation)  # O(changes): a record in the change log
-            doc_text, current, replayed = self._read_replayed()
-            old_text = doc_text if replayed is None or current is None else self._encoder.dumps(current)
+            under: tuple[State, str, tuple[str, str, str]] | None = None  # the document under a change log
+            doc_text: str | None
+            current: State | None
+            if tip is not None and self._doc is not None and self._log_bytes:
+                doc_text, current = self._doc[0], tip  # our own log, outgrown: no need to read it back
+                under = (self._doc[1], doc_text, (self._tip_meta[0], self.who, self._tip_meta[1]))
+            else:
+                doc_text, current, replayed = self._read_replayed()
+                if replayed is not None and doc_text is not None:
+                    under = (State.loads(doc_text), doc_text, self._log_meta(replayed))
+            old_text = doc_text if under is None or current is None else self._encoder.dumps(current)
             base = state.serial
             if current is not None:
                 base = write_base(
@@ -243,10 +252,10 @@ class LocalBackend:
             written: list[tuple[State, str, str, str]] = [(new, now, self.who, operation)]
             try:
                 self._remove_stale_temps()
-                if replayed is not None and replayed.base is not None and doc_text is not None:
-                    self._keep_backup(State.loads(doc_text), doc_text)  # the document under the log
+                if under is not None:
+                    self._keep_backup(under[0], under[1])  # the document under the log
                     if current is not None:
-                        written.insert(0, (current, *self._log_meta(replayed)))
+                        written.insert(0, (current, *under[2]))
                 if current is not None and old_text is not None:
                     self._keep_backup(current, old_text)
                 self._record_history(written)

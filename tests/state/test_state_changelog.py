@@ -171,3 +171,21 @@ def test_a_record_costs_the_changes_not_the_document() -> None:
                                          written_at="t", who="w", operation="apply"))
 
     assert one_edit_bytes(10) == one_edit_bytes(3000)
+
+
+def test_a_writer_folds_its_own_log_without_reading_it_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # replaying the log parses the whole document again: a second copy of a 10,700-resource state in memory
+    monkeypatch.setattr(local_mod, "LOG_MIN_BYTES", 0)
+    b = backend(tmp_path)
+    with b.lock("apply"):
+        state = b.write(State.new("lin").with_resource(res(0, blob="x" * 500)))
+
+        def no_replay(*args: object, **kwargs: object) -> object:
+            raise AssertionError("the writer read its own log back")
+
+        monkeypatch.setattr(changelog, "replay", no_replay)
+        for i in range(1, 8):
+            state = b.write(state.with_resource(res(i, blob="y" * 300)))
+        monkeypatch.undo()
+    assert backend(tmp_path).read() == state
+    assert [h.serial for h in b.history()][-1] == state.serial
