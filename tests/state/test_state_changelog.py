@@ -189,3 +189,16 @@ def test_a_writer_folds_its_own_log_without_reading_it_back(tmp_path: Path, monk
         monkeypatch.undo()
     assert backend(tmp_path).read() == state
     assert [h.serial for h in b.history()][-1] == state.serial
+
+
+def test_a_symbolic_link_planted_at_the_log_is_never_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    b = backend(tmp_path)
+    _doc, log = files(tmp_path)
+    with b.lock("apply"):
+        state = b.write(State.new("lin"))
+        log.symlink_to(victim)
+        with pytest.raises(StateError, match="symbolic link"):
+            b.write(state.with_resource(res(1)))
+    assert victim.read_text() == "precious\n"
