@@ -339,6 +339,8 @@ class LocalBackend:
     def compact(self) -> None:
         """Fold the change log into the document (same serial): ours, or one a killed run left; nothing when
         there is none. Called when the session lock is released; a failure leaves the log, which readers apply."""
+        if not self._log_bytes and not os.path.lexists(self.log_path):
+            return  # nothing to fold: no file touched (a read-only run releasing its lock)
         with self._write_mutex():
             tip = self._own_tip()
             if tip is not None and self._doc is not None:
