@@ -91,7 +91,9 @@ def write_fleet(folder: Path, account: str, scale: float) -> tuple[Path, int]:
     scale 10 is 10,700 resources, scale 1 is 1,070. Returns the folder and its resource count.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "lorainfra.yaml").write_text(f"provider:\n  account: {account}\nstate:\n  backend: local\n")
+    # the emulator is served with 100 serverless LoRAs per base (the Preview allows 3): say so to the plan-time check
+    (folder / "lorainfra.yaml").write_text(f"provider:\n  account: {account}\n  limits: {{serverless_per_base_model: 100}}\n"
+                                           "state:\n  backend: local\n")
     bases, per_base, others = round(80 * scale), 12, max(1, round(10 * scale))
     files: list[list[str]] = [[] for _ in range(8)]  # 8 files of bases + their LoRAs
     for b in range(bases):

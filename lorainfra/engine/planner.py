@@ -142,9 +142,10 @@ def apply_moves(state: State, moves: Iterable[Move]) -> tuple[State, tuple[str, 
 def one_fate(changes: Iterable[Change], resources: Mapping[Address, Resource]) -> list[Diagnostic]:
     """A plan never both adopts and destroys one live object: that shape is a rename (say so)."""
     deleted = {c.remote_name: c.address for c in changes if c.action is Action.DELETE and c.remote_name}
+    deleting = set(deleted.values())  # a set: scanning the values per change was quadratic (issue 16)
     out = []
     for change in changes:
-        if change.address in deleted.values() or change.remote_name not in deleted or not change.adopts:
+        if change.address in deleting or change.remote_name not in deleted or not change.adopts:
             continue
         old = deleted[change.remote_name]
         resource = resources.get(Address.parse(change.address))

@@ -37,7 +37,8 @@ async def walk(
     When ``stop`` is set, nothing new starts and in-flight jobs finish ("not-started" for the rest).
     """
     outcomes: dict[N, Outcome[N]] = {}
-    waiting = {n: set(deps) & set(nodes) for n, deps in nodes.items()}
+    known = set(nodes)  # once: a set per node made the set-up quadratic (issue 16)
+    waiting = {n: set(deps) & known for n, deps in nodes.items()}
     dependents: dict[N, list[N]] = {n: [] for n in nodes}
     for n, deps in waiting.items():
         for d in deps:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lorainfra.errors import LockError, StateError
+from lorainfra.state import changelog
 from lorainfra.state.backend import (
     DamagedStateError,
     HistoryEntry,
@@ -26,6 +27,7 @@ from lorainfra.state.backend import (
 )
 from lorainfra.state.files import (
     atomic_write,
+    fsync_dir,
     make_dir,
     open_nofollow,
     refuse_symlink,
@@ -47,6 +49,7 @@ DEFAULT_PATH = Path(".lorainfra") / "state.json"
 KEEP_BACKUPS = 50
 WRITE_MUTEX_TIMEOUT = 30.0  # seconds; the write mutex is only held for the few ms of one write
 HISTORY_FILE = "history.jsonl"
+LOG_MIN_BYTES = 1 << 20  # the change log is folded into the document past max(document size, this)
 
 
 class LocalBackend:
@@ -56,6 +59,12 @@ class LocalBackend:
     holds it), ``<path>.write.lock`` (short mutex around one compare-and-swap write) and
     ``<path>.backup/`` (``<serial>.json`` for the last ``keep_backups`` replaced versions, plus
     ``history.jsonl`` saying who wrote each version, when, and for what).
+
+    While this instance holds the session lock, a write after its own previous write appends the changes
+    to ``<path>.log`` (``state.changelog``: O(changes), one fsync) instead of rewriting the document; the
+    log is folded back into the document when the lock is released, when it outgrows the document, and by
+    the next writer that finds one. Readers apply it (an unfinished last record is ignored). Versions
+    that only lived in the log are not kept as backups: the document before them and the folded one are.
     """
 
     def __init__(
@@ -76,7 +85,12 @@ class LocalBackend:
         self._unconfirmed: str | None = None  # text of our last write if it may have landed unreported
         self._held: tuple[int, LockInfo] | None = None  # the lock file's fd and record while we hold it
         self._encoder = Encoder()  # re-encodes only the entries changed since the last write
-        self._landed: tuple[str, State] | None = None  # text and State of our last write that landed
+        self.log_path = self.path.with_name(self.path.name + ".log")
+        self._doc: tuple[str, State] | None = None  # text and State of the document our last write left
+        self._tip: State | None = None  # our last write that landed (the document, or its last log record)
+        self._tip_meta = ("", "")  # (written_at, operation) of the last log record we appended
+        self._disk: object = None  # the files' identity (stat) right after our last write
+        self._log_bytes = 0  # size of the change log we appended to the document in self._doc
 
     def describe(self) -> str:
         return f"local file {self.path}"
@@ -92,12 +106,27 @@ class LocalBackend:
         return self._read_current()[1]
 
     def _read_current(self) -> tuple[str | None, State | None]:
-        """The state file's text and State; DamagedStateError (naming the kept backups) if unreadable."""
+        """The current version's text and State; DamagedStateError (naming the kept backups) if unreadable."""
+        text, state, replayed = self._read_replayed()
+        if replayed is not None and state is not None:
+            return state.dumps(), state  # the text the document would have: what a write would have stored
+        return text, state
+
+    def _read_replayed(self) -> tuple[str | None, State | None, changelog.Replayed | None]:
+        """The document's text, the current State (the document with its change log applied) and, when the
+        log held newer versions, what was replayed. DamagedStateError if unreadable."""
         text = self._read_text(self.path)
         if text is None:
-            return None, None
+            return None, None, None
         try:
-            return text, State.loads(text)
+            own = self._doc
+            doc = own[1] if own is not None and own[0] == text else State.loads(text)  # no parse of our own write
+            log = self._read_text(self.log_path)
+            if log:
+                replayed = changelog.replay(text, doc, log, where=str(self.log_path))
+                if replayed.records:
+                    return text, replayed.state, replayed
+            return text, doc, None
         except StateError as exc:
             kept = [s.serial for s in self._kept()]
             raise damaged_state_error(str(self.path), str(exc), kept, str(self.backup_dir)) from None
@@ -188,7 +217,21 @@ class LocalBackend:
         """
         make_dir(self.path.parent)
         with self._write_mutex():
-            old_text, current = self._read_current_after_own_write()
+            tip = self._own_tip()
+            if tip is not None and self._held is not None and self._log_bytes < max(
+                    len(self._doc[0]) if self._doc else 0, LOG_MIN_BYTES):
+                return self._append(tip, state, operation)  # O(changes): a record in the change log
+            under: tuple[State, str, tuple[str, str, str]] | None = None  # the document under a change log
+            doc_text: str | None
+            current: State | None
+            if tip is not None and self._doc is not None and self._log_bytes:
+                doc_text, current = self._doc[0], tip  # our own log, outgrown: no need to read it back
+                under = (self._doc[1], doc_text, (self._tip_meta[0], self.who, self._tip_meta[1]))
+            else:
+                doc_text, current, replayed = self._read_replayed()
+                if replayed is not None and doc_text is not None:
+                    under = (State.loads(doc_text), doc_text, self._log_meta(replayed))
+            old_text = doc_text if under is None or current is None else self._encoder.dumps(current)
             base = state.serial
             if current is not None:
                 base = write_base(
@@ -205,27 +248,126 @@ class LocalBackend:
             new = replace(state, serial=base + 1)
             text = self._encoder.dumps(new)
             self._unconfirmed = text  # from here on the outcome may be unknown to the caller
+            now = rfc3339(self.clock())
+            written: list[tuple[State, str, str, str]] = [(new, now, self.who, operation)]
             try:
                 self._remove_stale_temps()
+                if under is not None:
+                    self._keep_backup(under[0], under[1])  # the document under the log
+                    if current is not None:
+                        written.insert(0, (current, *under[2]))
                 if current is not None and old_text is not None:
                     self._keep_backup(current, old_text)
-                self._record_history([(new, rfc3339(self.clock()), self.who, operation)])
+                self._record_history(written)
                 atomic_write(self.path, text)
             except OSError as exc:
                 raise self._write_error(exc) from exc
             self._unconfirmed = None
-            self._landed = (text, new)
+            self._landed_document(text, new)
             with contextlib.suppress(OSError):
                 self._prune_backups()
             return new
 
-    def _read_current_after_own_write(self) -> tuple[str | None, State | None]:
-        """``_read_current``, without parsing the file again when it still holds our own last write
-        (compared as text: any other writer's change is seen)."""
-        landed = self._landed
-        if landed is not None and self._read_text(self.path) == landed[0]:
-            return landed
-        return self._read_current()
+    def _log_meta(self, replayed: changelog.Replayed) -> tuple[str, str, str]:
+        """(written_at, who, operation) of the last version in a change log, for the history."""
+        written_at, who, operation = replayed.meta
+        return written_at or rfc3339(self.clock()), who, operation
+
+    def _landed_document(self, text: str, new: State) -> None:
+        """Our write of the whole document landed: a change log left beside it is now stale; drop it."""
+        with contextlib.suppress(OSError):
+            self.log_path.unlink()  # a leftover would be ignored anyway: its header names the old document
+        self._doc = (text, new)
+        self._tip = new
+        self._log_bytes = 0
+        self._disk = self._disk_key()
+
+    def _disk_key(self) -> object:
+        """The identity of the document and the change log as files (device, inode, size, times)."""
+        keys: list[tuple[int, ...] | None] = []
+        for path in (self.path, self.log_path):
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                keys.append(None)
+                continue
+            keys.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(keys)
+
+    def _own_tip(self) -> State | None:
+        """Our last write, when the files are still exactly as it left them (nobody wrote since)."""
+        if self._tip is None or self._doc is None or self._disk_key() != self._disk:
+            return None
+        return self._tip
+
+    def _append(self, tip: State, state: State, operation: str) -> State:
+        """Store ``state`` as a change-log record on ``tip`` (our last write, still current): one fsync'd append."""
+        base = write_base(state, stored_lineage=tip.lineage, stored_serial=tip.serial, stored_text=None,
+                          unconfirmed=None, where=self.describe())
+        new = replace(state, serial=base + 1)
+        assert self._doc is not None
+        written_at = rfc3339(self.clock())
+        line = changelog.record_line(tip, new, written_at=written_at, who=self.who, operation=operation)
+        first = not self._log_bytes
+        if first:
+            doc_text, doc = self._doc
+            line = changelog.header_line(doc.lineage, doc.serial, doc_text) + line
+        data = line.encode("utf-8")
+        try:
+            fd = open_nofollow(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | (os.O_TRUNC if first else 0))
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)  # the commit point: the whole record, newline included, is durable
+            finally:
+                os.close(fd)
+            if first:
+                fsync_dir(self.path.parent)
+        except BaseException as exc:
+            self._tip = None  # the next write reads the files again
+            self._unconfirmed = new.dumps()  # the record may have landed although this write failed
+            if isinstance(exc, OSError):
+                raise self._write_error(exc) from exc
+            raise
+        self._log_bytes += len(data)
+        self._tip = new
+        self._tip_meta = (written_at, operation)
+        self._disk = self._disk_key()
+        return new
+
+    def compact(self) -> None:
+        """Fold the change log into the document (same serial): ours, or one a killed run left; nothing when
+        there is none. Called when the session lock is released; a failure leaves the log, which readers apply."""
+        if not self._log_bytes and not os.path.lexists(self.log_path):
+            return  # nothing to fold: no file touched (a read-only run releasing its lock)
+        with self._write_mutex():
+            tip = self._own_tip()
+            if tip is not None and self._doc is not None:
+                if not self._log_bytes:
+                    return
+                doc_text, doc = self._doc
+                meta = (self._tip_meta[0], self.who, self._tip_meta[1])
+            else:
+                if not self.log_path.exists():
+                    return
+                found_text, current, replayed = self._read_replayed()
+                if replayed is None or current is None or found_text is None:
+                    with contextlib.suppress(OSError):
+                        self.log_path.unlink()  # nothing committed in it, or it names an older document
+                    return
+                tip, doc_text, doc, meta = current, found_text, State.loads(found_text), self._log_meta(replayed)
+            text = self._encoder.dumps(tip)
+            try:
+                self._remove_stale_temps()
+                self._keep_backup(doc, doc_text)
+                self._record_history([(tip, *meta)])
+                atomic_write(self.path, text)
+            except OSError as exc:
+                raise self._write_error(exc) from exc
+            self._landed_document(text, tip)
+            with contextlib.suppress(OSError):
+                self._prune_backups()
 
     def restore(self, state: State, *, operation: str = "") -> State:
         """Replace a damaged ``state.json`` by ``state`` (see StateBackend.restore).
@@ -256,9 +398,11 @@ class LocalBackend:
                 stamp = rfc3339(self.clock()).replace(":", "").replace("-", "")
                 atomic_write(self.backups / f"damaged.{stamp}.json", old_text)
                 self._record_history([(new, rfc3339(self.clock()), self.who, operation)])
-                atomic_write(self.path, new.dumps())
+                text = new.dumps()
+                atomic_write(self.path, text)
             except OSError as exc:
                 raise self._write_error(exc) from exc
+            self._landed_document(text, new)
             return new
 
     def import_versions(self, versions: Sequence[Version]) -> None:
@@ -296,9 +440,12 @@ class LocalBackend:
                     [(v.state, v.written_at or rfc3339(self.clock()), v.who, v.operation) for v in ordered]
                 )
                 if becomes_current:
-                    atomic_write(self.path, newest.dumps())  # the commit point
+                    text = newest.dumps()
+                    atomic_write(self.path, text)  # the commit point
             except OSError as exc:
                 raise self._write_error(exc) from exc
+            if becomes_current:
+                self._landed_document(text, newest)
             with contextlib.suppress(OSError):
                 self._prune_backups()
 
@@ -318,6 +465,8 @@ class LocalBackend:
             try:
                 yield info
             finally:
+                with contextlib.suppress(StateError):
+                    self.compact()  # versions appended to the change log while locked go into the document
                 self._held = None
                 with contextlib.suppress(OSError):
                     rewrite_fd(fd, "")  # clear the record; never unlink a flock'd file (races)

@@ -70,6 +70,13 @@ class Entries(Mapping[str, V], Generic[V]):
         new._items[key] = value
         return new
 
+    def changes_since(self, old: Mapping[str, V]) -> tuple[dict[str, V], list[str]]:
+        """(set, removed): the entries that are not the same object in ``old``, and the keys ``old`` has and
+        this has not. Unordered, no sort: the local backend's change log records these (issue 16)."""
+        mine = self._items
+        put = {k: v for k, v in mine.items() if old.get(k) is not v}
+        return put, [k for k in old if k not in mine]
+
     def removing(self, key: str) -> Entries[V]:
         """A copy without ``key`` (itself when the key is absent)."""
         if key not in self._items:

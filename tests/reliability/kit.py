@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import shutil
@@ -128,7 +127,12 @@ def duplicates(objs: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def read_state(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / ".lorainfra" / "state.json").read_text())
+    """The current state document: the file with its change log applied (a killed run may leave one)."""
+    from lorainfra.state.local import LocalBackend
+
+    state = LocalBackend(folder / ".lorainfra" / "state.json", who="test").read()
+    assert state is not None, f"no state in {folder}"
+    return state.to_json()
 
 
 def state_names(folder: Path) -> set[str]:
