@@ -205,6 +205,7 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
 def _collect(docs: list[Document], root: str) -> tuple[dict[Address, Decl], list[Decl], list[Diagnostic]]:
     """Declarations by address (first wins), all declarations, and duplicate-name problems."""
     first: dict[Address, Decl] = {}
+    names: dict[tuple[str, str], Span] = {}  # (kind, name as declared): where
     every: list[Decl] = []
     out: list[Diagnostic] = []
     for doc in docs:
@@ -215,13 +216,16 @@ def _collect(docs: list[Document], root: str) -> tuple[dict[Address, Decl], list
             if not isinstance(bodies, dict):
                 continue
             for name, body in bodies.items():
-                decl = Decl(kind, name, body, doc, section, root)
-                every.append(decl)
-                if decl.address in first:
-                    out.append(Diagnostic(decl.key_span, f"{kind} {name!r} is declared twice; first declared at "
-                                          f"{first[decl.address].key_span}", "rename or remove one of them"))
-                else:
-                    first[decl.address] = decl
+                whole = Decl(kind, name, body, doc, section, root)
+                items, problems = kind_of(kind).expand(whole)
+                every += items
+                if (kind, name) in names:
+                    out.append(Diagnostic(whole.key_span, f"{kind} {name!r} is declared twice; first declared "
+                                          f"at {names[kind, name]}", "rename or remove one of them"))
+                    continue
+                names[kind, name] = whole.key_span
+                out += problems
+                first.update((decl.address, decl) for decl in items)
     return first, every, out
 
 
@@ -347,12 +351,14 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     diagnostics += problems
     dependencies: dict[Address, list[Address]] = {}
     ctx = checks.context(declared, complete, settings.limits(main))
+    found_in_decls: list[Diagnostic] = []
     for decl in every:
-        diagnostics += checks.check_declaration(decl, ctx)
+        found_in_decls += checks.check_declaration(decl, ctx)
         found, problems = checks.explicit_dependencies(decl, declared, complete)
         diagnostics += problems
         if declared.get(decl.address) is decl:
             dependencies[decl.address] = found + checks.implied_dependencies(decl, ctx)
+    diagnostics += checks.fold_items(found_in_decls)
     if complete:
         diagnostics += checks.check_limits(ctx)
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lorainfra.addresses import Address
+from lorainfra.addresses import Address, with_fleet_items, yaml_quoted
 from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
@@ -102,7 +102,8 @@ def one_fate(changes: Iterable[Change], resources: Mapping[Address, Resource]) -
         out.append(Diagnostic(
             resource.span if resource else Span(""),
             f"{change.address} would adopt {change.remote_name} while {old} destroys it: this looks like a rename",
-            f"add to the config: moved: [{{from: {old}, to: {change.address}}}]", address=change.address))
+            f"add to the config: moved: [{{from: {yaml_quoted(old)}, to: {yaml_quoted(change.address)}}}]",
+            address=change.address))
     return out
 
 
@@ -232,6 +233,9 @@ async def make_plan(
     config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions()
 ) -> Planned:
     check_state_addresses(state)
+    known = {str(a) for a in config.resources} | set(state.resources)
+    options = replace(options, targets=with_fleet_items(options.targets, known),
+                      replace=with_fleet_items(options.replace, known))
     state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
     observed = await refresh(provider, sink)
     state, notes = reconcile(state, observed)

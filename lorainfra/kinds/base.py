@@ -206,6 +206,11 @@ class Kind:
                 out[name] = source[name]
         return out
 
+    def expand(self, decl: Decl) -> tuple[list[Decl], list[Diagnostic]]:
+        """The resources one declaration stands for: itself, or the items of a fleet (a LoRA declared for
+        several deployments), with problems in the list of items."""
+        return [decl], []
+
     def check(self, decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
         """This kind's rules about one declaration's own keys (the body is a mapping)."""
         return []

@@ -7,7 +7,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lorainfra.addresses import Address
+from lorainfra.addresses import Address, valid_id
 from lorainfra.config.decl import Decl
 from lorainfra.config.hints import did_you_mean, join_hint, short
 from lorainfra.config.model import Resource
@@ -113,11 +113,61 @@ def _per_base_limit(on_base: list[Decl], base: str, limit: int) -> list[Diagnost
                        "(provider.limits.serverless_per_base_model); attach the others to a deployment with addons: true")]
 
 
+FLEET_KEY = "deployments"  # a LoRA declared once for several deployments: one item per deployment
+
+
+def _fleet_item(decl: Decl, index: int, target: object, seen: dict[str, Span]) -> tuple[Decl | None, list[Diagnostic]]:
+    """Item ``index`` of a fleet (``deployments: [a, b]``): the LoRA on deployment ``target``, keyed by its name."""
+    span = decl.span(FLEET_KEY, index)
+    if not isinstance(target, str):
+        return None, []  # the schema reported it
+    if target.startswith("deployment.") and valid_id(target[len("deployment."):]):
+        return None, [Diagnostic(span, f"{FLEET_KEY}: {short(target)} is an address, not a deployment name",
+                                 f"write the bare name: {target[len('deployment.'):]}")]
+    if not valid_id(target):
+        return None, [Diagnostic(span, f"{FLEET_KEY}: {short(target)} is not a deployment name",
+                                 "list the names of deployments declared in this folder, e.g. "
+                                 f"{FLEET_KEY}: [shared-base, eu-base]")]
+    if target in seen:
+        return None, [Diagnostic(span, f"{FLEET_KEY}: {target} is listed twice (first at {seen[target]})",
+                                 f"remove one: lora.{decl.name}[{target}] is one LoRA")]
+    seen[target] = span
+    body = {k: v for k, v in decl.body.items() if k != FLEET_KEY}
+    body["deployment"] = target
+    item = Decl(decl.kind, decl.name, body, decl.doc, decl.section, decl.root, key=target,
+                moved={"deployment": (FLEET_KEY, index)})
+    return item, []
+
+
 @dataclass(frozen=True)
 class LoraKind(Kind):
     """LoRAs: loaded with POST deployedModels (server-chosen name), DEPLOYED when serving."""
 
     # ------------------------------------------------------------------ config
+    def expand(self, decl: Decl) -> tuple[list[Decl], list[Diagnostic]]:
+        """``deployments: [a, b]`` stands for ``lora.NAME[a]`` and ``lora.NAME[b]``, each a LoRA with
+        ``deployment: a`` (``b``) and the rest of the body; keyed by the deployment, so the addresses stay
+        when the list is reordered."""
+        if not isinstance(decl.body, dict) or FLEET_KEY not in decl.body:
+            return [decl], []
+        targets = decl.body[FLEET_KEY]
+        if "deployment" in decl.body or decl.body.get("serverless") is True:
+            other = "deployment" if "deployment" in decl.body else "serverless"
+            return [], [Diagnostic(decl.sub_key_span(other), f"lora {decl.name!r} sets both {FLEET_KEY} and {other}",
+                                   f"a fleet ({FLEET_KEY}: [...]) lists every deployment the LoRA is loaded on; "
+                                   f"remove {other}, or remove {FLEET_KEY}")]
+        if not isinstance(targets, list):
+            return [], []  # the schema reported it
+        items: list[Decl] = []
+        out: list[Diagnostic] = []
+        seen: dict[str, Span] = {}
+        for index, target in enumerate(targets):
+            item, problems = _fleet_item(decl, index, target, seen)
+            out += problems
+            if item is not None:
+                items.append(item)
+        return items, out
+
     def values(self, decl: Decl) -> tuple[dict[str, Any], dict[str, Span]]:
         values, spans = super().values(decl)
         if values.get("serverless") is True:
@@ -133,7 +183,8 @@ class LoraKind(Kind):
                                   "a LoRA is served either on a deployment or serverless; remove one of them"))
         elif not decl.has("deployment") and not serverless:
             out.append(Diagnostic(decl.key_span, f"lora {decl.name!r} needs deployment: NAME or serverless: true",
-                                  "name a deployment declared in this folder (it needs addons: true), or set serverless: true"))
+                                  "name a deployment declared in this folder (it needs addons: true), several with deployments: "
+                                  "[a, b], or set serverless: true"))
         if isinstance(target, str) and not serverless:
             out += _check_target(decl, target, ctx.of_kind(DEPLOYMENT.name), ctx.complete)
         return out

@@ -31,6 +31,7 @@ def state_mv(state: State, old: str, new: str) -> State:
 
     Refused when the new name would be another live object (a deployment's name is its ID)."""
     src, dst = _address(old), _address(new)
+    old, new = str(src), str(dst)  # lora.x["a"] is lora.x[a]
     if src.kind != dst.kind:
         raise StateError(f"cannot move {old} to {new}: a {src.kind} cannot become a {dst.kind}")
     why, what = kind_of(src.kind).rename_problem(src.name, dst.name) if src.kind in KINDS else ("", "")
@@ -57,7 +58,7 @@ def state_mv(state: State, old: str, new: str) -> State:
 
 def state_rm(state: State, address: str) -> State:
     """Forget a resource (and any pending operation on it); the live object is untouched."""
-    _address(address)
+    address = str(_address(address))
     if address not in state.resources and address not in state.pending:
         raise StateError(f"{address} is not in the state")
     return state.without_resource(address).without_pending(address)

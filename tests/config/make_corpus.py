@@ -397,6 +397,34 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
                               [f"lorainfra.yaml:13:3: {E}state.path would be shared by the environments staging, prod"]),
     "env-without-environments": ({ENV_FILE: "prod"}, [f"lorainfra.yaml:1:1: {E}--env prod was given but lorainfra.yaml "
                                                       "declares no environments"]),
+    # -- fleets (issue 15): one LoRA on several deployments ------------------------------------------------------
+    "fleet-unknown-deployment": (lora("model: accounts/q/models/m", "deployments: [base, bsae]"),
+                                 [f"loras.yaml:4:25: {E}no deployment 'bsae'", "did you mean 'base'?"]),
+    "fleet-duplicate-item": (lora("model: accounts/q/models/m", "deployments: [base, base]"),
+                             [f"loras.yaml:4:25: {E}deployments: base is listed twice (first at loras.yaml:4:19)"]),
+    "fleet-address-item": (lora("model: accounts/q/models/m", "deployments: [deployment.base]"),
+                           [f"loras.yaml:4:19: {E}deployments: 'deployment.base' is an address, not a deployment name",
+                            "write the bare name: base"]),
+    "fleet-bad-item": (lora("model: accounts/q/models/m", "deployments: [Base_1]"),
+                       [f"loras.yaml:4:19: {E}deployments: 'Base_1' is not a deployment name"]),
+    "fleet-and-deployment": (lora("model: accounts/q/models/m", "deployment: base", "deployments: [base]"),
+                             [f"loras.yaml:4:5: {E}lora 'bot' sets both deployments and deployment"]),
+    "fleet-and-serverless": (lora("model: accounts/q/models/m", "serverless: true", "deployments: [base]"),
+                             [f"loras.yaml:4:5: {E}lora 'bot' sets both deployments and serverless"]),
+    "fleet-empty": (lora("model: accounts/q/models/m", "deployments: []"), [f"loras.yaml:4:18: {E}"]),
+    "fleet-no-addons": ({"deployments.yaml": DEP + "  other:\n    base_model: " + BASE + "\n    shape: default\n",
+                         "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n    deployments: [base, other]\n"},
+                        [f"loras.yaml:4:25: {E}deployment 'other' does not have addons enabled"]),
+    "fleet-and-plain-same-name": ({"deployments.yaml": DEP, "a.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
+                                   "    deployment: base\n",
+                                   "b.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n    deployments: [base]\n"},
+                                  [f"b.yaml:2:3: {E}lora 'bot' is declared twice; first declared at a.yaml:2:3"]),
+    "fleet-moved-to-whole-fleet": ({"deployments.yaml": DEP, "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
+                                    "    deployments: [base]\nmoved:\n  - {from: lora.old, to: lora.bot}\n"},
+                                   [f"loras.yaml:6:5: {E}moved to lora.bot, which is a fleet", "write to: lora.bot[base]"]),
+    "fleet-bad-address": ({"deployments.yaml": DEP, "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
+                           "    deployments: [base]\nremoved:\n  - {from: 'lora.bot[base'}\n"},
+                          [f"loras.yaml:6:12: {E}invalid address 'lora.bot[base'"]),
     "broken-file-and-bad-id": ({"a.yaml": "deployments: [\n", "b.yaml": DEP.replace("base:", "BASE:")},
                                [f"a.yaml:2:1: {E}invalid YAML", f"b.yaml:2:3: {E}'BASE' is not a valid deployment ID"]),
 }
