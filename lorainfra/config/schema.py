@@ -61,11 +61,33 @@ def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
+# where the schema expects a number or a boolean it also takes a string that is exactly one ``${var.NAME}``
+# (``"type": ["integer", "string"]`` with this pattern), so that editors accept a variable there
+VARIABLE_PATTERN = r"^\$\{\s*var\.[A-Za-z_][A-Za-z0-9_-]*\s*\}$"
+
+
+def substituted(node: Any) -> Any:
+    """The schema for values after ``${var.NAME}`` substitution: the variable alternative that the file offers
+    editors (type ``[T, "string"]`` with ``VARIABLE_PATTERN``) is dropped, so a substituted value is checked as
+    a ``T`` (and a string left there is reported as "must be an integer")."""
+    if isinstance(node, list):
+        return [substituted(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: substituted(value) for key, value in node.items()}
+    types = out.get("type")
+    if out.get("pattern") == VARIABLE_PATTERN and isinstance(types, list) and "string" in types:
+        del out["pattern"]
+        rest = [t for t in types if t != "string"]
+        out["type"] = rest[0] if len(rest) == 1 else rest
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(inline_refs(schema, schema.get("$defs", {})))
+    return jsonschema.Draft202012Validator(substituted(inline_refs(schema, schema.get("$defs", {}))))
 
 
 def type_name(value: object) -> str:
