@@ -614,15 +614,15 @@ def selection(folder: Path) -> Selection:
 
 
 def rendered(folder: Path) -> str:
-    """Every diagnostic loading ``folder`` reports, exactly as the CLI prints them (the folder's own
-    path shown as <case>)."""
+    """Every diagnostic loading ``folder`` reports, exactly as the CLI prints them for ``lorainfra validate
+    FOLDER`` (the folder's own path shown as <case>)."""
     from lorainfra.config.loader import load_config
     from lorainfra.errors import ConfigError
 
     try:
-        load_config(folder, selection=selection(folder))
+        load_config(folder, selection=selection(folder), shown=folder)  # files named as the CLI names them
     except ConfigError as exc:
-        return str(exc).replace(str(folder.resolve()), "<case>") + "\n"
+        return str(exc).replace(str(folder.resolve()), "<case>").replace(str(folder), "<case>") + "\n"
     raise AssertionError(f"{folder} loads without errors")
 
 
