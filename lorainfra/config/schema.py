@@ -160,7 +160,7 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
         ]
     if kind == "type":
         message = f"{where} must be {_expected(value)}, not {type_name(instance)}"
-        return [Diagnostic(span, message, _type_hint(value, instance))]
+        return [Diagnostic(span, message, _type_hint(value, instance) or hint)]
     if kind == "enum" and isinstance(value, list):
         choices = [str(choice) for choice in value]
         guess = did_you_mean(str(instance), choices) if isinstance(instance, str) else ""

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from lorainfra.addresses import Address, with_fleet_items, yaml_quoted
@@ -192,7 +193,14 @@ class ModelCache:
     def __init__(self, provider: Provider, limits: Limits) -> None:
         self.provider = provider
         self.limits = limits
+        self.account = provider.account
         self._tasks: dict[str, asyncio.Task[ModelInfo | None]] = {}
+        self._objects: dict[tuple[str, str], asyncio.Task[RemoteObject | None]] = {}
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None:
+        if (kind, name) not in self._objects:
+            self._objects[kind, name] = asyncio.ensure_future(self.provider.get(kind, name))
+        return await self._objects[kind, name]
 
     async def get_model(self, name: str) -> ModelInfo | None:
         if name not in self._tasks:
@@ -229,10 +237,21 @@ def check_state_addresses(state: State) -> None:
         )
 
 
+def bind_account(config: Config, account: str) -> Config:
+    """``config`` with its account-relative values written for ``account`` (``Kind.bind``: an external deployment
+    of this account is named by its ID, as live LoRAs on it read back)."""
+    bound = {a: kind_of(r.kind).bind(r.attributes, account) for a, r in config.resources.items()}
+    if all(bound[a] is r.attributes for a, r in config.resources.items()):
+        return config
+    resources: dict[Address, Resource] = {a: replace(r, attributes=bound[a]) for a, r in config.resources.items()}
+    return replace(config, resources=MappingProxyType(resources))
+
+
 async def make_plan(
     config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions()
 ) -> Planned:
     check_state_addresses(state)
+    config = bind_account(config, provider.account)
     known = {str(a) for a in config.resources} | set(state.resources)
     options = replace(options, targets=with_fleet_items(options.targets, known),
                       replace=with_fleet_items(options.replace, known))

@@ -108,6 +108,11 @@ class RemoteChecks(Protocol):
     @property
     def limits(self) -> Limits: ...  # provider.limits
 
+    @property
+    def account(self) -> str: ...  # the account the plan is for
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None: ...  # one live object by full name
+
 
 def _dig(obj: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
     current: Any = obj
@@ -210,6 +215,11 @@ class Kind:
         """The resources one declaration stands for: itself, or the items of a fleet (a LoRA declared for
         several deployments), with problems in the list of items."""
         return [decl], []
+
+    def bind(self, attributes: Mapping[str, Any], account: str) -> Mapping[str, Any]:
+        """The desired attributes for ``account`` (known at plan time, not when the config is read): a full name
+        of an object of this account is written the way live objects of the account read back."""
+        return attributes
 
     def check(self, decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
         """This kind's rules about one declaration's own keys (the body is a mapping)."""

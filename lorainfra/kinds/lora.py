@@ -114,6 +114,49 @@ def _per_base_limit(on_base: list[Decl], base: str, limit: int) -> list[Diagnost
 
 
 FLEET_KEY = "deployments"  # a LoRA declared once for several deployments: one item per deployment
+EXTERNAL_KEY = "external"  # deployment: {external: accounts/A/deployments/D}: a deployment managed elsewhere
+
+
+def external_deployment(value: object) -> str | None:
+    """The full name in ``deployment: {external: NAME}``; None for a deployment of this folder (or bad input)."""
+    if isinstance(value, dict) and isinstance(value.get(EXTERNAL_KEY), str):
+        return str(value[EXTERNAL_KEY])
+    return None
+
+
+async def _external_checks(resource: Resource, dep_id: str, model: ModelInfo, remote: RemoteChecks) -> list[Diagnostic]:
+    """A deployment that another team manages: it exists in this account, is READY (or on its way), has addons on
+    and serves the LoRA's base model. Read only: lorainfra never changes it."""
+    span = resource.attribute_spans.get("deployment", resource.span)
+    if "/" in dep_id:  # not bound to this account by ``bind``
+        other = dep_id.split("/")[1] if dep_id.startswith("accounts/") else dep_id
+        return [Diagnostic(span, f"external deployment {dep_id} is in account {other}, but this plan is for "
+                           f"account {remote.account}",
+                           "a LoRA is loaded in the account lorainfra manages (provider.account); name a deployment "
+                           f"of account {remote.account}, or load it from a config for account {other}")]
+    name = DEPLOYMENT.remote_name(remote.account, dep_id)
+    owners = "ask its owners (lorainfra never changes an external deployment)"
+    live = await remote.get(DEPLOYMENT.name, name)
+    if live is None:
+        return [Diagnostic(span, f"external deployment {name} does not exist",
+                           "check the name with the team that manages it (firectl get deployment ID)")]
+    if live.gone:
+        return [Diagnostic(span, f"external deployment {name} is being deleted ({live.state})", owners)]
+    out = []
+    if live.failed:
+        out.append(Diagnostic(span, f"external deployment {name} is {live.state}: it will not become READY", owners))
+    elif live.state != DEPLOYMENT.ready_state:
+        out.append(Diagnostic(span, f"external deployment {name} is {live.state or 'in no state'}, not READY",
+                              "apply waits for it to be READY before loading the LoRA", severity="warning"))
+    if live.attributes.get("enable_addons") is not True:
+        out.append(Diagnostic(span, f"external deployment {name} does not have addons enabled, so "
+                              f"{resource.address} cannot be loaded onto it", f"addons must be on: {owners}"))
+    serves = str(live.attributes.get("base_model", "") or "")
+    if model.base_model and serves and model.base_model != serves:
+        out.append(Diagnostic(resource.attribute_spans.get("model", span),
+                              f"LoRA {model.name} is trained on {model.base_model} but external deployment "
+                              f"{name} serves {serves}", f"load it on a deployment of {model.base_model}"))
+    return out
 
 
 def _fleet_item(decl: Decl, index: int, target: object, seen: dict[str, Span]) -> tuple[Decl | None, list[Diagnostic]]:
@@ -170,6 +213,9 @@ class LoraKind(Kind):
 
     def values(self, decl: Decl) -> tuple[dict[str, Any], dict[str, Span]]:
         values, spans = super().values(decl)
+        external = external_deployment(decl.get("deployment"))
+        if external is not None:
+            values["deployment"] = external  # the full name; ``bind`` makes it an ID in its own account
         if values.get("serverless") is True:
             values["deployment"] = ""
         return values, spans
@@ -188,6 +234,14 @@ class LoraKind(Kind):
         if isinstance(target, str) and not serverless:
             out += _check_target(decl, target, ctx.of_kind(DEPLOYMENT.name), ctx.complete)
         return out
+
+    def bind(self, attributes: Mapping[str, Any], account: str) -> Mapping[str, Any]:
+        """An external deployment of this account is named by its ID, as LoRAs on it read back."""
+        target = str(attributes.get("deployment") or "")
+        prefix = DEPLOYMENT.remote_name(account, "")
+        if target.startswith(prefix):
+            return frozen_mapping({**attributes, "deployment": target[len(prefix):]})
+        return attributes
 
     def implied_dependencies(self, decl: Decl, ctx: DeclContext) -> list[Address]:
         out = []
@@ -257,6 +311,8 @@ class LoraKind(Kind):
         dep_id = str(a.get("deployment") or "")
         if dep_id:
             dep = resources.get(Address(DEPLOYMENT.name, dep_id))
+            if dep is None:  # not a deployment of this folder: an external one
+                return await _external_checks(resource, dep_id, model, remote)
             dep_base = str(dep.attributes.get("base_model", "")) if dep else ""
             if dep and model.base_model and dep_base and model.base_model != dep_base:
                 problems.append(Diagnostic(

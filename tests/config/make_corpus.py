@@ -425,6 +425,19 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "fleet-bad-address": ({"deployments.yaml": DEP, "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
                            "    deployments: [base]\nremoved:\n  - {from: 'lora.bot[base'}\n"},
                           [f"loras.yaml:6:12: {E}invalid address 'lora.bot[base'"]),
+    # -- external deployments (issue 15): a deployment another team manages --------------------------------------
+    "external-malformed": (lora("model: accounts/q/models/m", "deployment: {external: accounts/q/deployment/base}"),
+                           [f"loras.yaml:4:28: {E}loras.bot.deployment.external: 'accounts/q/deployment/base' is not "
+                            "a valid deployment name", "accounts/ACCOUNT/deployments/ID"]),
+    "external-bare-id": (lora("model: accounts/q/models/m", "deployment: {external: team-base}"),
+                         [f"loras.yaml:4:28: {E}loras.bot.deployment.external: 'team-base' is not a valid deployment name"]),
+    "external-unknown-key": (lora("model: accounts/q/models/m", "deployment: {extrenal: accounts/q/deployments/d}"),
+                             [f"loras.yaml:4:18: {E}unknown key 'extrenal'", "did you mean 'external'?"]),
+    "external-and-serverless": (lora("model: accounts/q/models/m", "deployment: {external: accounts/q/deployments/d}",
+                                     "serverless: true"),
+                                [f"loras.yaml:5:5: {E}lora 'bot' sets both deployment and serverless: true"]),
+    "external-in-fleet": (lora("model: accounts/q/models/m", "deployments: [base, {external: accounts/q/deployments/d}]"),
+                          [f"loras.yaml:4:25: {E}loras.bot.deployments[1] must be a string, not a mapping"]),
     "broken-file-and-bad-id": ({"a.yaml": "deployments: [\n", "b.yaml": DEP.replace("base:", "BASE:")},
                                [f"a.yaml:2:1: {E}invalid YAML", f"b.yaml:2:3: {E}'BASE' is not a valid deployment ID"]),
 }
