@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lorainfra.engine.outputs import outputs
 from lorainfra.plan.model import Action
 from tests.lifecycle.test_lifecycle import actions, apply, live_objects, plan
 
@@ -51,6 +52,8 @@ def test_a_fleet_applies_one_lora_per_deployment_keyed_by_deployment(tmp_path: P
     assert {r.attributes["deployment"] for r in loras.values()} == {"a", "b", "c"}
     assert loaded_on(root) == ["a", "b", "c"]
     assert sorted(live_objects(root).values()).count("DEPLOYED") == 3
+    calls = {o.address: o.call for o in outputs(result.state) if o.via == "addon"}  # what apps call, per item
+    assert calls == {f"lora.support-bot[{d}]": f"{MODEL}#accounts/quickstart/deployments/{d}" for d in "abc"}
 
     (root / "loras.yaml").write_text(fleet("c", "a", "b"))  # reordered: the same addresses, nothing to do
     assert actions(plan(root)) == {}
