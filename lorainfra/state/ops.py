@@ -22,6 +22,11 @@ def _address(text: str) -> Address:
         raise StateError(str(exc)) from exc
 
 
+def state_address(text: str) -> str:
+    """The state key of an address as a user typed it (``lora.x["a"]`` is ``lora.x[a]``); StateError if malformed."""
+    return str(_address(text))
+
+
 def _rename(deps: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
     return tuple(new if d == old else d for d in deps)
 

@@ -177,3 +177,12 @@ def test_mv_and_rm_take_fleet_item_addresses_as_typed() -> None:
     assert "lora.bot[x]" not in state_rm(back, 'lora.bot["x"]').resources
     with pytest.raises(StateError, match="invalid address"):
         state_rm(back, "lora.bot[x")
+
+
+def test_state_address_normalizes_what_users_type() -> None:
+    from lorainfra.state.ops import state_address
+
+    assert state_address('lora.bot["eu-base"]') == "lora.bot[eu-base]"
+    assert state_address("lora.bot") == "lora.bot"
+    with pytest.raises(StateError, match="invalid address"):
+        state_address("lora.bot[")
