@@ -113,3 +113,20 @@ def apply_state(root: Path) -> list[str]:
     result = apply(root)
     assert result.ok
     return sorted(result.state.resources)
+
+
+def test_fleet_item_addresses_work_in_cli_flags_and_state_commands(tmp_path: Path) -> None:
+    from tests.e2e.helpers import cli
+
+    root = folder(tmp_path, fleet("a", "b"))
+    targeted = cli("apply", "--target", "lora.support-bot[b]", "--auto-approve", str(root))
+    assert targeted.code == 0, targeted.out + targeted.err
+    listed = cli("state", "list", str(root))
+    assert [line.split()[0] for line in listed.out.splitlines()] == ["deployment.b", "lora.support-bot[b]"], listed.out
+    shown = cli("state", "show", 'lora.support-bot["b"]', str(root))
+    assert shown.code == 0 and '"deployment": "b"' in shown.out, shown.out + shown.err
+    moved = cli("state", "mv", "lora.support-bot[b]", "lora.support-bot-eu", str(root))
+    assert moved.code == 0, moved.out + moved.err
+    bad = cli("state", "rm", "lora.support-bot[b", str(root))
+    assert bad.code != 0 and "invalid address 'lora.support-bot[b'" in bad.out + bad.err
+    assert "Traceback" not in bad.out + bad.err
