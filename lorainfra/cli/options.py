@@ -66,11 +66,12 @@ def selection(ctx: typer.Context | None, environ: Mapping[str, str]) -> Selectio
 
 
 def load_selected(ctx: typer.Context | None, directory: str, environ: Mapping[str, str]) -> Config:
-    """The config of ``directory`` for this invocation's environment and variables."""
+    """The config of ``directory`` for this invocation's environment and variables; messages name its files
+    with ``directory`` as typed (``infra/prod/loras.yaml:11:17``)."""
     from lorainfra.config.loader import load_config, outside_links_allowed
 
     return load_config(directory, allow_outside_links=outside_links_allowed(environ),
-                       selection=selection(ctx, environ))
+                       selection=selection(ctx, environ), shown=directory)
 
 
 def endpoint_of(ctx: typer.Context, flag: str | None) -> str | None:

@@ -61,8 +61,10 @@ def list_(ctx: typer.Context, folder: FolderArg = None, directory: DirOpt = None
 @state_app.command("show")
 def show(ctx: typer.Context, address: Annotated[str, typer.Argument()], folder: FolderArg = None, directory: DirOpt = None) -> None:
     """One managed resource as recorded (last applied attributes, dependencies)."""
+    from lorainfra.state.ops import state_address
+
     state = _state(_backend(ctx, _folder(folder, directory)))
-    res = state.resources.get(address)
+    res = state.resources.get(state_address(address))
     if res is None:
         raise StateError(f"{address} is not in the state (see `lorainfra state list`)")
     print(json.dumps(res.to_json(), indent=2, sort_keys=True))

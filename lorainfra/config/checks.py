@@ -8,8 +8,9 @@ diagnostics instead of raising, so one run reports every problem.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
-from lorainfra.addresses import Address, valid_id
+from lorainfra.addresses import Address, split_name, valid_id
 from lorainfra.config.decl import Decl
 from lorainfra.config.hints import close_match, did_you_mean, id_hint, join_hint, short
 from lorainfra.config.model import Limits
@@ -54,6 +55,24 @@ def check_declaration(decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
     return [d.about(str(decl.address)) for d in out]
 
 
+def fold_items(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """A problem in the shared part of a fleet is reported once, about the fleet (``lora.NAME``), not once
+    per item (``lora.NAME[a]``, ``lora.NAME[b]``...)."""
+    groups: dict[tuple[Span, str, str, str], list[Diagnostic]] = {}
+    for d in diagnostics:
+        groups.setdefault((d.span, d.message, d.hint, d.severity), []).append(d)
+    out = []
+    for same in groups.values():
+        addresses = {d.address for d in same}
+        kinds_bases = {(a.partition(".")[0], split_name(a.partition(".")[2])[0]) for a in addresses}
+        if len(addresses) > 1 and len(kinds_bases) == 1:
+            kind, base = kinds_bases.pop()
+            out.append(replace(same[0], address=f"{kind}.{base}"))
+        else:
+            out += same
+    return out
+
+
 def implied_dependencies(decl: Decl, ctx: DeclContext) -> list[Address]:
     """What a declaration depends on through its attributes (a LoRA's deployment)."""
     return kind_of(decl.kind).implied_dependencies(decl, ctx)
@@ -65,6 +84,13 @@ def check_limits(ctx: DeclContext) -> list[Diagnostic]:
     for kind in KINDS.values():
         out += kind.check_all(ctx.of_kind(kind.name).values(), ctx)
     return out
+
+
+def fleet_items(address: Address, known: Iterable[Address]) -> list[Address]:
+    """The items of fleet ``address`` (``lora.NAME`` -> ``lora.NAME[a]``, ...) among ``known``, sorted."""
+    if address.key is not None:
+        return []
+    return sorted(a for a in known if a.kind == address.kind and a.key is not None and a.base == address.name)
 
 
 def explicit_dependencies(decl: Decl, known: Mapping[Address, Decl], complete: bool) -> tuple[list[Address], list[Diagnostic]]:
@@ -85,8 +111,11 @@ def explicit_dependencies(decl: Decl, known: Mapping[Address, Decl], complete: b
             out.append(Diagnostic(span, f"depends_on: {short(entry)} is not an address",
                                   f"write KIND.NAME with KIND {kinds}, e.g. deployment.shared-base"))
             continue
+        items = fleet_items(address, known)
         if address in known:
             found.append(address)
+        elif items:  # a whole fleet: every item of it
+            found += items
         elif complete:
             names = [a.name for a in known if a.kind == address.kind]
             guess = close_match(address.name, names)

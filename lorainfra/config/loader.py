@@ -98,13 +98,16 @@ def _kind(mode: int) -> str:
     return "not a regular file"  # pragma: no cover - no other file types on POSIX
 
 
-def read_entry(folder: Path, name: str, *, allow_outside_links: bool = False) -> tuple[bytes | None, list[Diagnostic]]:
-    """The bytes of config entry ``name``, or a diagnostic naming it; never blocks, never skips.
+def read_entry(folder: Path, name: str, *, allow_outside_links: bool = False,
+               label: str = "") -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of config entry ``name``, or a diagnostic naming it (``label`` + ``name``); never blocks, never
+    skips.
 
     A link is followed only to a regular file inside the folder, unless ``allow_outside_links``:
     nothing outside the folder is opened (or even probed), so its content cannot reach an error.
     """
     path = folder / name
+    name = label + name  # as messages show it
     span = Span(name)
     real = Path(os.path.realpath(path))
     if path.is_symlink() and not allow_outside_links and not real.is_relative_to(os.path.realpath(folder)):
@@ -158,12 +161,12 @@ def _parse(name: str, data: bytes) -> tuple[Document | None, list[Diagnostic]]:
                                  "this is a lorainfra bug; please report it with this file")]
 
 
-def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
+def _top_level(doc: Document, is_main: bool) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The part of a file the schema validates, and problems with its top level."""
     out: list[Diagnostic] = []
     data = doc.data
     if data is None:
-        if doc.file == MAIN_FILE:
+        if is_main:
             out.append(Diagnostic(Span(doc.file, 1, 1), f"{MAIN_FILE} is empty: missing provider",
                                   "add at least 'provider: {endpoint: local}' (or 'provider: {account: ID}')"))
         return {}, out
@@ -173,7 +176,7 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
                               "start the file with 'deployments:' or 'loras:' at column 1"))
         return {}, out
     trimmed = dict(data)
-    if doc.file == MAIN_FILE:
+    if is_main:
         if "provider" not in data:
             out.append(Diagnostic(Span(doc.file, 1, 1), f"{MAIN_FILE} is missing provider",
                                   "add 'provider:' with at least endpoint: local or account: ID"))
@@ -205,6 +208,7 @@ def _top_level(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
 def _collect(docs: list[Document], root: str) -> tuple[dict[Address, Decl], list[Decl], list[Diagnostic]]:
     """Declarations by address (first wins), all declarations, and duplicate-name problems."""
     first: dict[Address, Decl] = {}
+    names: dict[tuple[str, str], Span] = {}  # (kind, name as declared): where
     every: list[Decl] = []
     out: list[Diagnostic] = []
     for doc in docs:
@@ -215,13 +219,16 @@ def _collect(docs: list[Document], root: str) -> tuple[dict[Address, Decl], list
             if not isinstance(bodies, dict):
                 continue
             for name, body in bodies.items():
-                decl = Decl(kind, name, body, doc, section, root)
-                every.append(decl)
-                if decl.address in first:
-                    out.append(Diagnostic(decl.key_span, f"{kind} {name!r} is declared twice; first declared at "
-                                          f"{first[decl.address].key_span}", "rename or remove one of them"))
-                else:
-                    first[decl.address] = decl
+                whole = Decl(kind, name, body, doc, section, root)
+                items, problems = kind_of(kind).expand(whole)
+                every += items
+                if (kind, name) in names:
+                    out.append(Diagnostic(whole.key_span, f"{kind} {name!r} is declared twice; first declared "
+                                          f"at {names[kind, name]}", "rename or remove one of them"))
+                    continue
+                names[kind, name] = whole.key_span
+                out += problems
+                first.update((decl.address, decl) for decl in items)
     return first, every, out
 
 
@@ -247,36 +254,37 @@ def overlay_files(root: str | os.PathLike[str], env: str) -> list[str]:
     return [f"{OVERLAY_DIR}/{env}/{name}" for name in config_files(Path(root) / OVERLAY_DIR / env)]
 
 
-def _overlay_dirs(folder: Path, names: list[str]) -> list[Diagnostic]:
+def _overlay_dirs(folder: Path, names: list[str], label: str) -> list[Diagnostic]:
     """An env/NAME/ folder for an environment that is not declared is an error (a typo would be ignored)."""
     try:
         found = sorted(entry.name for entry in (folder / OVERLAY_DIR).iterdir() if not entry.name.startswith("."))
     except OSError:
         return []
-    return [Diagnostic(Span(f"{OVERLAY_DIR}/{name}/"), f"overlay folder {OVERLAY_DIR}/{name}/ is for an environment "
+    return [Diagnostic(Span(f"{label}{OVERLAY_DIR}/{name}/"), f"overlay folder {OVERLAY_DIR}/{name}/ is for an environment "
                        f"that {MAIN_FILE} does not declare",
                        join_hint(did_you_mean(name, names), "declare it under environments:, or rename the folder"))
             for name in found if name not in names]
 
 
-def _read_docs(folder: Path, names: list[str], allow: bool, total: int,
-               diagnostics: list[Diagnostic], blobs: dict[str, bytes]) -> tuple[list[Document], bool, int]:
-    """Read and parse ``names`` (relative to ``folder``); (documents, all read, bytes so far)."""
+def _read_docs(folder: Path, names: list[str], allow: bool, total: int, diagnostics: list[Diagnostic],
+               blobs: dict[str, bytes], label: str) -> tuple[list[Document], bool, int]:
+    """Read and parse ``names`` (relative to ``folder``; named ``label`` + name in messages); (documents, all
+    read, bytes so far)."""
     docs: list[Document] = []
     complete = True
     for name in names:
-        data, problems = read_entry(folder, name, allow_outside_links=allow)
+        data, problems = read_entry(folder, name, allow_outside_links=allow, label=label)
         diagnostics += problems
         total += len(data or b"")
         if total > MAX_TOTAL_BYTES:
-            diagnostics.append(Diagnostic(Span(name), f"the config files add up to more than "
-                                          f"{MAX_TOTAL_BYTES // 1_048_576} MB (reading stopped at {name})",
+            diagnostics.append(Diagnostic(Span(label + name), f"the config files add up to more than "
+                                          f"{MAX_TOTAL_BYTES // 1_048_576} MB (reading stopped at {label + name})",
                                           "move data files out of the config folder"))
             return docs, False, total
         doc = None
         if data is not None:
             blobs[name] = data
-            doc, problems = _parse(name, data)
+            doc, problems = _parse(label + name, data)
             diagnostics += problems
         if doc is None:
             complete = False
@@ -286,7 +294,7 @@ def _read_docs(folder: Path, names: list[str], allow: bool, total: int,
 
 
 def _selected(main: Document | None, docs: list[Document], folder: Path, selection: Selection, allow: bool,
-              diagnostics: list[Diagnostic], blobs: dict[str, bytes], total: int) -> tuple[bool, bool]:
+              diagnostics: list[Diagnostic], blobs: dict[str, bytes], total: int, label: str) -> tuple[bool, bool]:
     """Check the environment selection, merge its overlays and substitute variables.
 
     Returns (every overlay was read, this step found errors: later checks would only repeat them).
@@ -294,11 +302,11 @@ def _selected(main: Document | None, docs: list[Document], folder: Path, selecti
     if main is None:
         return True, False
     problems = environments.check_selection(main, selection)
-    own = problems + environments.check_states(main) + _overlay_dirs(folder, environments.declared(main))
+    own = problems + environments.check_states(main) + _overlay_dirs(folder, environments.declared(main), label)
     complete = True
     if not problems and selection.env is not None:
         overlays, complete, total = _read_docs(folder, overlay_files(folder, selection.env), allow, total,
-                                               diagnostics, blobs)
+                                               diagnostics, blobs, label)
         own += apply_overlays(docs, overlays, tuple(k.section for k in KINDS.values()))
     resolver = Resolver(main, selection if not problems else Selection(vars=selection.vars))
     for doc in docs:
@@ -311,15 +319,27 @@ def _selected(main: Document | None, docs: list[Document], folder: Path, selecti
     return complete, any(d.severity == "error" for d in own)
 
 
+def shown_prefix(typed: str | os.PathLike[str]) -> str:
+    """How messages name the files of the folder ``typed``: ``infra/prod/`` for ``infra/prod`` or
+    ``./infra/prod/``, ``/abs/dir/`` for an absolute path, nothing for ``.`` (the current folder)."""
+    text = os.path.normpath(os.fspath(typed))
+    if text == ".":
+        return ""
+    return text if text.endswith("/") else text + "/"
+
+
 def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = False,
-                selection: Selection | None = None) -> Config:
+                selection: Selection | None = None, shown: str | os.PathLike[str] | None = None) -> Config:
     """Read, validate and model the config folder ``root``; ConfigError lists every problem found.
 
     ``allow_outside_links``: follow config entries that are links to files outside the folder (the CLI
     sets it from LORAINFRA_ALLOW_OUTSIDE_LINKS); by default they are errors.
     ``selection``: the environment and ``--var`` values (docs/config.md, "Environments"); the overlays of
     the environment are merged and ``${var.NAME}`` substituted before anything is checked.
+    ``shown``: the folder as messages name it, usually as the user typed it (the CLI passes its argument):
+    ``infra/prod`` gives ``infra/prod/loras.yaml:11:17``; by default the files are named relative to the folder.
     """
+    label = shown_prefix(shown) if shown is not None else ""
     selection = selection or Selection()
     folder = Path(os.path.abspath(root))
     names = config_files(folder)
@@ -329,17 +349,17 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
             hint = f"pass the folder that holds the config files, e.g. {folder.parent}"
         elif "lorainfra.yml" in names:
             hint = "rename lorainfra.yml to lorainfra.yaml"
-        raise ConfigError([Diagnostic(Span(MAIN_FILE), f"no {MAIN_FILE} in {folder}", hint)])
+        raise ConfigError([Diagnostic(Span(label + MAIN_FILE), f"no {MAIN_FILE} in {folder}", hint)])
     diagnostics: list[Diagnostic] = []
     blobs: dict[str, bytes] = {}
-    docs, complete, total = _read_docs(folder, names, allow_outside_links, 0, diagnostics, blobs)
-    main = next((doc for doc in docs if doc.file == MAIN_FILE), None)
-    read_all, stop = _selected(main, docs, folder, selection, allow_outside_links, diagnostics, blobs, total)
+    docs, complete, total = _read_docs(folder, names, allow_outside_links, 0, diagnostics, blobs, label)
+    main = next((doc for doc in docs if doc.file == label + MAIN_FILE), None)
+    read_all, stop = _selected(main, docs, folder, selection, allow_outside_links, diagnostics, blobs, total, label)
     complete = complete and read_all
     if stop:
         raise ConfigError(sorted(set(diagnostics)))
     for doc in docs:
-        trimmed, problems = _top_level(doc)
+        trimmed, problems = _top_level(doc, doc is main)
         diagnostics += problems + schema_diagnostics(doc, trimmed)
     if main is not None:
         diagnostics += settings.check_provider(main) + settings.check_state(main)
@@ -347,12 +367,14 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     diagnostics += problems
     dependencies: dict[Address, list[Address]] = {}
     ctx = checks.context(declared, complete, settings.limits(main))
+    found_in_decls: list[Diagnostic] = []
     for decl in every:
-        diagnostics += checks.check_declaration(decl, ctx)
+        found_in_decls += checks.check_declaration(decl, ctx)
         found, problems = checks.explicit_dependencies(decl, declared, complete)
         diagnostics += problems
         if declared.get(decl.address) is decl:
             dependencies[decl.address] = found + checks.implied_dependencies(decl, ctx)
+    diagnostics += checks.fold_items(found_in_decls)
     if complete:
         diagnostics += checks.check_limits(ctx)
     diagnostics += checks.cycles(dependencies, {a: d.key_span for a, d in declared.items()})

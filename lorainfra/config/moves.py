@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lorainfra.addresses import Address
+from lorainfra.config.checks import fleet_items
 from lorainfra.config.decl import Decl
 from lorainfra.config.model import Move
 from lorainfra.config.yamlsource import Document
@@ -28,7 +29,7 @@ def _address(doc: Document, path: tuple[Any, ...], value: object, out: list[Diag
     try:
         return parse_address(value)
     except ValueError as exc:
-        out.append(Diagnostic(doc.span(path), str(exc), "write the address as KIND.NAME, e.g. lora.faq-bot"))
+        out.append(Diagnostic(doc.span(path), str(exc), "write the address as KIND.NAME, e.g. lora.faq-bot (or lora.NAME[KEY] for one item of a fleet)"))
         return None
 
 
@@ -75,5 +76,9 @@ def _problem(source: Address, to: Address | None, declared: Mapping[Address, Dec
     if to.kind != source.kind:
         return f"cannot move {source} to {to}: a {source.kind} cannot become a {to.kind}", "move within one kind"
     if complete and to not in declared:
+        items = [str(a) for a in fleet_items(to, declared)]
+        if items:
+            return (f"moved to {to}, which is a fleet: a state entry moves to one of its items",
+                    f"write to: {items[0]} (items: {', '.join(items)})")
         return f"moved to {to}, which is not declared in this folder", f"declare {to}, or fix the address"
     return kind_of(source.kind).rename_problem(source.name, to.name)

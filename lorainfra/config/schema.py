@@ -61,11 +61,33 @@ def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
+# where the schema expects a number or a boolean it also takes a string that is exactly one ``${var.NAME}``
+# (``"type": ["integer", "string"]`` with this pattern), so that editors accept a variable there
+VARIABLE_PATTERN = r"^\$\{\s*var\.[A-Za-z_][A-Za-z0-9_-]*\s*\}$"
+
+
+def substituted(node: Any) -> Any:
+    """The schema for values after ``${var.NAME}`` substitution: the variable alternative that the file offers
+    editors (type ``[T, "string"]`` with ``VARIABLE_PATTERN``) is dropped, so a substituted value is checked as
+    a ``T`` (and a string left there is reported as "must be an integer")."""
+    if isinstance(node, list):
+        return [substituted(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: substituted(value) for key, value in node.items()}
+    types = out.get("type")
+    if out.get("pattern") == VARIABLE_PATTERN and isinstance(types, list) and "string" in types:
+        del out["pattern"]
+        rest = [t for t in types if t != "string"]
+        out["type"] = rest[0] if len(rest) == 1 else rest
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(inline_refs(schema, schema.get("$defs", {})))
+    return jsonschema.Draft202012Validator(substituted(inline_refs(schema, schema.get("$defs", {}))))
 
 
 def type_name(value: object) -> str:
@@ -138,7 +160,7 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
         ]
     if kind == "type":
         message = f"{where} must be {_expected(value)}, not {type_name(instance)}"
-        return [Diagnostic(span, message, _type_hint(value, instance))]
+        return [Diagnostic(span, message, _type_hint(value, instance) or hint)]
     if kind == "enum" and isinstance(value, list):
         choices = [str(choice) for choice in value]
         guess = did_you_mean(str(instance), choices) if isinstance(instance, str) else ""

@@ -3,7 +3,8 @@
 ``format_version``, ``valid``, ``error_count``, ``warning_count`` and ``diagnostics[]`` with
 ``severity``, ``summary``, ``detail``, ``address`` (when the problem belongs to a resource) and
 ``range {filename, start {line, column}, end {line, column}}`` (left out when no position is known,
-as Terraform does). Pure: diagnostics in, a JSON-ready dict out.
+as Terraform does). ``filename`` is the span's file: the folder as the user typed it plus the file
+(``infra/prod/loras.yaml``), usable by a tool that runs lorainfra from the same directory. Pure: diagnostics in, a JSON-ready dict out.
 """
 
 from __future__ import annotations

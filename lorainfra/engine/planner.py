@@ -6,9 +6,10 @@ import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
-from lorainfra.addresses import Address
+from lorainfra.addresses import Address, with_fleet_items, yaml_quoted
 from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
@@ -152,7 +153,8 @@ def one_fate(changes: Iterable[Change], resources: Mapping[Address, Resource]) -
         out.append(Diagnostic(
             resource.span if resource else Span(""),
             f"{change.address} would adopt {change.remote_name} while {old} destroys it: this looks like a rename",
-            f"add to the config: moved: [{{from: {old}, to: {change.address}}}]", address=change.address))
+            f"add to the config: moved: [{{from: {yaml_quoted(old)}, to: {yaml_quoted(change.address)}}}]",
+            address=change.address))
     return out
 
 
@@ -269,7 +271,14 @@ class ModelCache:
     def __init__(self, provider: Provider, limits: Limits) -> None:
         self.provider = provider
         self.limits = limits
+        self.account = provider.account
         self._tasks: dict[str, asyncio.Task[ModelInfo | None]] = {}
+        self._objects: dict[tuple[str, str], asyncio.Task[RemoteObject | None]] = {}
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None:
+        if (kind, name) not in self._objects:
+            self._objects[kind, name] = asyncio.ensure_future(self.provider.get(kind, name))
+        return await self._objects[kind, name]
 
     async def get_model(self, name: str) -> ModelInfo | None:
         if name not in self._tasks:
@@ -313,8 +322,11 @@ async def make_plan(
     """The plan for ``config``. ``lock``: another run holds the state lock (a read-only plan): its pending
     operations are in flight, not left by an interrupted run, so they are reported as such, not resolved."""
     check_state_addresses(state)
+    config = replace(config, resources=bind(config.resources, provider.account))  # model.NAME, external names
+    known = {str(a) for a in config.resources} | set(state.resources)
+    options = replace(options, targets=with_fleet_items(options.targets, known),
+                      replace=with_fleet_items(options.replace, known))
     state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
-    config = replace(config, resources=bind(config.resources, provider.account))  # model: model.NAME -> full name
     observed = await refresh(provider, sink)
     flying = in_flight(state) if lock is not None else ()
     state, notes = reconcile(state, observed) if lock is None else (state, ())

@@ -108,6 +108,11 @@ class RemoteChecks(Protocol):
     @property
     def limits(self) -> Limits: ...  # provider.limits
 
+    @property
+    def account(self) -> str: ...  # the account the plan is for
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None: ...  # one live object by full name
+
 
 def _dig(obj: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
     current: Any = obj
@@ -209,6 +214,11 @@ class Kind:
                 out[name] = source[name]
         return out
 
+    def expand(self, decl: Decl) -> tuple[list[Decl], list[Diagnostic]]:
+        """The resources one declaration stands for: itself, or the items of a fleet (a LoRA declared for
+        several deployments), with problems in the list of items."""
+        return [decl], []
+
     def check(self, decl: Decl, ctx: DeclContext) -> list[Diagnostic]:
         """This kind's rules about one declaration's own keys (the body is a mapping)."""
         return []
@@ -222,8 +232,9 @@ class Kind:
         return []
 
     def bind(self, attributes: Mapping[str, Any], resources: Mapping[Address, Resource], account: str) -> Mapping[str, Any]:
-        """The attributes with references to other declarations (``model: model.NAME``) resolved to the names the
-        server knows, in ``account``; the loader cannot (the account may come from the environment)."""
+        """The desired attributes for ``account`` (known at plan time, not when the config is read; the account may
+        come from the environment): references to other declarations (``model: model.NAME``) resolved to the names
+        the server knows, and full names of this account's objects written the way its live objects read back."""
         return attributes
 
     async def precheck(

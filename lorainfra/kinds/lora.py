@@ -141,13 +141,109 @@ def _per_base_limit(on_base: list[Decl], base: str, limit: int) -> list[Diagnost
                        "(provider.limits.serverless_per_base_model); attach the others to a deployment with addons: true")]
 
 
+FLEET_KEY = "deployments"  # a LoRA declared once for several deployments: one item per deployment
+EXTERNAL_KEY = "external"  # deployment: {external: accounts/A/deployments/D}: a deployment managed elsewhere
+
+
+def external_deployment(value: object) -> str | None:
+    """The full name in ``deployment: {external: NAME}``; None for a deployment of this folder (or bad input)."""
+    if isinstance(value, dict) and isinstance(value.get(EXTERNAL_KEY), str):
+        return str(value[EXTERNAL_KEY])
+    return None
+
+
+async def _external_checks(resource: Resource, dep_id: str, model: ModelInfo, remote: RemoteChecks) -> list[Diagnostic]:
+    """A deployment that another team manages: it exists in this account, is READY (or on its way), has addons on
+    and serves the LoRA's base model. Read only: lorainfra never changes it."""
+    span = resource.attribute_spans.get("deployment", resource.span)
+    if "/" in dep_id:  # not bound to this account by ``bind``
+        other = dep_id.split("/")[1] if dep_id.startswith("accounts/") else dep_id
+        return [Diagnostic(span, f"external deployment {dep_id} is in account {other}, but this plan is for "
+                           f"account {remote.account}",
+                           "a LoRA is loaded in the account lorainfra manages (provider.account); name a deployment "
+                           f"of account {remote.account}, or load it from a config for account {other}")]
+    name = DEPLOYMENT.remote_name(remote.account, dep_id)
+    owners = "ask its owners (lorainfra never changes an external deployment)"
+    live = await remote.get(DEPLOYMENT.name, name)
+    if live is None:
+        return [Diagnostic(span, f"external deployment {name} does not exist",
+                           "check the name with the team that manages it (firectl get deployment ID)")]
+    if live.gone:
+        return [Diagnostic(span, f"external deployment {name} is being deleted ({live.state})", owners)]
+    out = []
+    if live.failed:
+        out.append(Diagnostic(span, f"external deployment {name} is {live.state}: it will not become READY", owners))
+    elif live.state != DEPLOYMENT.ready_state:
+        out.append(Diagnostic(span, f"external deployment {name} is {live.state or 'in no state'}, not READY",
+                              "apply waits for it to be READY before loading the LoRA", severity="warning"))
+    if live.attributes.get("enable_addons") is not True:
+        out.append(Diagnostic(span, f"external deployment {name} does not have addons enabled, so "
+                              f"{resource.address} cannot be loaded onto it", f"addons must be on: {owners}"))
+    serves = str(live.attributes.get("base_model", "") or "")
+    if model.base_model and serves and model.base_model != serves:
+        out.append(Diagnostic(resource.attribute_spans.get("model", span),
+                              f"LoRA {model.name} is trained on {model.base_model} but external deployment "
+                              f"{name} serves {serves}", f"load it on a deployment of {model.base_model}"))
+    return out
+
+
+def _fleet_item(decl: Decl, index: int, target: object, seen: dict[str, Span]) -> tuple[Decl | None, list[Diagnostic]]:
+    """Item ``index`` of a fleet (``deployments: [a, b]``): the LoRA on deployment ``target``, keyed by its name."""
+    span = decl.span(FLEET_KEY, index)
+    if not isinstance(target, str):
+        return None, []  # the schema reported it
+    if target.startswith("deployment.") and valid_id(target[len("deployment."):]):
+        return None, [Diagnostic(span, f"{FLEET_KEY}: {short(target)} is an address, not a deployment name",
+                                 f"write the bare name: {target[len('deployment.'):]}")]
+    if not valid_id(target):
+        return None, [Diagnostic(span, f"{FLEET_KEY}: {short(target)} is not a deployment name",
+                                 "list the names of deployments declared in this folder, e.g. "
+                                 f"{FLEET_KEY}: [shared-base, eu-base]")]
+    if target in seen:
+        return None, [Diagnostic(span, f"{FLEET_KEY}: {target} is listed twice (first at {seen[target]})",
+                                 f"remove one: lora.{decl.name}[{target}] is one LoRA")]
+    seen[target] = span
+    body = {k: v for k, v in decl.body.items() if k != FLEET_KEY}
+    body["deployment"] = target
+    item = Decl(decl.kind, decl.name, body, decl.doc, decl.section, decl.root, key=target,
+                moved={"deployment": (FLEET_KEY, index)})
+    return item, []
+
+
 @dataclass(frozen=True)
 class LoraKind(Kind):
     """LoRAs: loaded with POST deployedModels (server-chosen name), DEPLOYED when serving."""
 
     # ------------------------------------------------------------------ config
+    def expand(self, decl: Decl) -> tuple[list[Decl], list[Diagnostic]]:
+        """``deployments: [a, b]`` stands for ``lora.NAME[a]`` and ``lora.NAME[b]``, each a LoRA with
+        ``deployment: a`` (``b``) and the rest of the body; keyed by the deployment, so the addresses stay
+        when the list is reordered."""
+        if not isinstance(decl.body, dict) or FLEET_KEY not in decl.body:
+            return [decl], []
+        targets = decl.body[FLEET_KEY]
+        if "deployment" in decl.body or decl.body.get("serverless") is True:
+            other = "deployment" if "deployment" in decl.body else "serverless"
+            return [], [Diagnostic(decl.sub_key_span(other), f"lora {decl.name!r} sets both {FLEET_KEY} and {other}",
+                                   f"a fleet ({FLEET_KEY}: [...]) lists every deployment the LoRA is loaded on; "
+                                   f"remove {other}, or remove {FLEET_KEY}")]
+        if not isinstance(targets, list):
+            return [], []  # the schema reported it
+        items: list[Decl] = []
+        out: list[Diagnostic] = []
+        seen: dict[str, Span] = {}
+        for index, target in enumerate(targets):
+            item, problems = _fleet_item(decl, index, target, seen)
+            out += problems
+            if item is not None:
+                items.append(item)
+        return items, out
+
     def values(self, decl: Decl) -> tuple[dict[str, Any], dict[str, Span]]:
         values, spans = super().values(decl)
+        external = external_deployment(decl.get("deployment"))
+        if external is not None:
+            values["deployment"] = external  # the full name; ``bind`` makes it an ID in its own account
         if values.get("serverless") is True:
             values["deployment"] = ""
         return values, spans
@@ -161,7 +257,8 @@ class LoraKind(Kind):
                                   "a LoRA is served either on a deployment or serverless; remove one of them"))
         elif not decl.has("deployment") and not serverless:
             out.append(Diagnostic(decl.key_span, f"lora {decl.name!r} needs deployment: NAME or serverless: true",
-                                  "name a deployment declared in this folder (it needs addons: true), or set serverless: true"))
+                                  "name a deployment declared in this folder (it needs addons: true), several with deployments: "
+                                  "[a, b], or set serverless: true"))
         if isinstance(target, str) and not serverless:
             out += _check_target(decl, target, ctx.of_kind(DEPLOYMENT.name), ctx.complete)
         model = decl.get("model")
@@ -191,13 +288,19 @@ class LoraKind(Kind):
 
     def bind(self, attributes: Mapping[str, Any], resources: Mapping[Address, Resource], account: str) -> Mapping[str, Any]:
         """``model: model.NAME`` becomes the full name of that model's Fireworks ID (``id_from_content``: with its
-        files' digest), so that the diff, the identity and the request all see what the server knows."""
+        files' digest), so that the diff, the identity and the request all see what the server knows; an external
+        deployment of this account is named by its ID, as LoRAs on it read back."""
+        bound = dict(attributes)
         ref = model_ref(attributes.get("model"))
         target = resources.get(Address(MODEL.name, ref)) if ref is not None else None
-        if target is None:
-            return attributes
-        model_id = str(target.attributes.get("model_id") or target.name)
-        return frozen_mapping({**attributes, "model": MODEL.remote_name(account, model_id)})
+        if target is not None:
+            model_id = str(target.attributes.get("model_id") or target.name)
+            bound["model"] = MODEL.remote_name(account, model_id)
+        deployment = str(attributes.get("deployment") or "")
+        prefix = DEPLOYMENT.remote_name(account, "")
+        if deployment.startswith(prefix):
+            bound["deployment"] = deployment[len(prefix):]
+        return attributes if bound == dict(attributes) else frozen_mapping(bound)
 
     def check_all(self, decls: Iterable[Decl], ctx: DeclContext) -> list[Diagnostic]:
         """At most provider.limits.serverless serverless LoRAs (and serverless_per_base_model per declared
@@ -257,6 +360,8 @@ class LoraKind(Kind):
         dep_id = str(a.get("deployment") or "")
         if dep_id:
             dep = resources.get(Address(DEPLOYMENT.name, dep_id))
+            if dep is None:  # not a deployment of this folder: an external one
+                return await _external_checks(resource, dep_id, model, remote)
             dep_base = str(dep.attributes.get("base_model", "")) if dep else ""
             if dep and model.base_model and dep_base and model.base_model != dep_base:
                 problems.append(Diagnostic(

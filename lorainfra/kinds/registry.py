@@ -32,6 +32,8 @@ def parse_address(text: str) -> Address:
 
 def bind(resources: Mapping[Address, Resource], account: str) -> Mapping[Address, Resource]:
     """Every resource with its references resolved in ``account`` (``Kind.bind``); the same order."""
-    out = {address: replace(r, attributes=kind_of(r.kind).bind(r.attributes, resources, account))
-           for address, r in resources.items()}
-    return MappingProxyType(out)
+    bound = {address: kind_of(r.kind).bind(r.attributes, resources, account) for address, r in resources.items()}
+    if all(bound[a] is r.attributes for a, r in resources.items()):
+        return resources
+    return MappingProxyType({a: r if bound[a] is r.attributes else replace(r, attributes=bound[a])
+                             for a, r in resources.items()})

@@ -22,6 +22,11 @@ def _address(text: str) -> Address:
         raise StateError(str(exc)) from exc
 
 
+def state_address(text: str) -> str:
+    """The state key of an address as a user typed it (``lora.x["a"]`` is ``lora.x[a]``); StateError if malformed."""
+    return str(_address(text))
+
+
 def _rename(deps: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
     return tuple(new if d == old else d for d in deps)
 
@@ -31,6 +36,7 @@ def state_mv(state: State, old: str, new: str) -> State:
 
     Refused when the new name would be another live object (a deployment's name is its ID)."""
     src, dst = _address(old), _address(new)
+    old, new = str(src), str(dst)  # lora.x["a"] is lora.x[a]
     if src.kind != dst.kind:
         raise StateError(f"cannot move {old} to {new}: a {src.kind} cannot become a {dst.kind}")
     why, what = kind_of(src.kind).rename_problem(src.name, dst.name) if src.kind in KINDS else ("", "")
@@ -57,7 +63,7 @@ def state_mv(state: State, old: str, new: str) -> State:
 
 def state_rm(state: State, address: str) -> State:
     """Forget a resource (and any pending operation on it); the live object is untouched."""
-    _address(address)
+    address = str(_address(address))
     if address not in state.resources and address not in state.pending:
         raise StateError(f"{address} is not in the state")
     return state.without_resource(address).without_pending(address)

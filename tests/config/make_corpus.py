@@ -397,6 +397,47 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
                               [f"lorainfra.yaml:13:3: {E}state.path would be shared by the environments staging, prod"]),
     "env-without-environments": ({ENV_FILE: "prod"}, [f"lorainfra.yaml:1:1: {E}--env prod was given but lorainfra.yaml "
                                                       "declares no environments"]),
+    # -- fleets (issue 15): one LoRA on several deployments ------------------------------------------------------
+    "fleet-unknown-deployment": (lora("model: accounts/q/models/m", "deployments: [base, bsae]"),
+                                 [f"loras.yaml:4:25: {E}no deployment 'bsae'", "did you mean 'base'?"]),
+    "fleet-duplicate-item": (lora("model: accounts/q/models/m", "deployments: [base, base]"),
+                             [f"loras.yaml:4:25: {E}deployments: base is listed twice (first at loras.yaml:4:19)"]),
+    "fleet-address-item": (lora("model: accounts/q/models/m", "deployments: [deployment.base]"),
+                           [f"loras.yaml:4:19: {E}deployments: 'deployment.base' is an address, not a deployment name",
+                            "write the bare name: base"]),
+    "fleet-bad-item": (lora("model: accounts/q/models/m", "deployments: [Base_1]"),
+                       [f"loras.yaml:4:19: {E}deployments: 'Base_1' is not a deployment name"]),
+    "fleet-and-deployment": (lora("model: accounts/q/models/m", "deployment: base", "deployments: [base]"),
+                             [f"loras.yaml:4:5: {E}lora 'bot' sets both deployments and deployment"]),
+    "fleet-and-serverless": (lora("model: accounts/q/models/m", "serverless: true", "deployments: [base]"),
+                             [f"loras.yaml:4:5: {E}lora 'bot' sets both deployments and serverless"]),
+    "fleet-empty": (lora("model: accounts/q/models/m", "deployments: []"), [f"loras.yaml:4:18: {E}"]),
+    "fleet-no-addons": ({"deployments.yaml": DEP + "  other:\n    base_model: " + BASE + "\n    shape: default\n",
+                         "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n    deployments: [base, other]\n"},
+                        [f"loras.yaml:4:25: {E}deployment 'other' does not have addons enabled"]),
+    "fleet-and-plain-same-name": ({"deployments.yaml": DEP, "a.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
+                                   "    deployment: base\n",
+                                   "b.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n    deployments: [base]\n"},
+                                  [f"b.yaml:2:3: {E}lora 'bot' is declared twice; first declared at a.yaml:2:3"]),
+    "fleet-moved-to-whole-fleet": ({"deployments.yaml": DEP, "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
+                                    "    deployments: [base]\nmoved:\n  - {from: lora.old, to: lora.bot}\n"},
+                                   [f"loras.yaml:6:5: {E}moved to lora.bot, which is a fleet", "write to: lora.bot[base]"]),
+    "fleet-bad-address": ({"deployments.yaml": DEP, "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
+                           "    deployments: [base]\nremoved:\n  - {from: 'lora.bot[base'}\n"},
+                          [f"loras.yaml:6:12: {E}invalid address 'lora.bot[base'"]),
+    # -- external deployments (issue 15): a deployment another team manages --------------------------------------
+    "external-malformed": (lora("model: accounts/q/models/m", "deployment: {external: accounts/q/deployment/base}"),
+                           [f"loras.yaml:4:28: {E}loras.bot.deployment.external: 'accounts/q/deployment/base' is not "
+                            "a valid deployment name", "accounts/ACCOUNT/deployments/ID"]),
+    "external-bare-id": (lora("model: accounts/q/models/m", "deployment: {external: team-base}"),
+                         [f"loras.yaml:4:28: {E}loras.bot.deployment.external: 'team-base' is not a valid deployment name"]),
+    "external-unknown-key": (lora("model: accounts/q/models/m", "deployment: {extrenal: accounts/q/deployments/d}"),
+                             [f"loras.yaml:4:18: {E}unknown key 'extrenal'", "did you mean 'external'?"]),
+    "external-and-serverless": (lora("model: accounts/q/models/m", "deployment: {external: accounts/q/deployments/d}",
+                                     "serverless: true"),
+                                [f"loras.yaml:5:5: {E}lora 'bot' sets both deployment and serverless: true"]),
+    "external-in-fleet": (lora("model: accounts/q/models/m", "deployments: [base, {external: accounts/q/deployments/d}]"),
+                          [f"loras.yaml:4:25: {E}loras.bot.deployments[1] must be a string, not a mapping"]),
     "broken-file-and-bad-id": ({"a.yaml": "deployments: [\n", "b.yaml": DEP.replace("base:", "BASE:")},
                                [f"a.yaml:2:1: {E}invalid YAML", f"b.yaml:2:3: {E}'BASE' is not a valid deployment ID"]),
 }
@@ -619,15 +660,15 @@ def selection(folder: Path) -> Selection:
 
 
 def rendered(folder: Path) -> str:
-    """Every diagnostic loading ``folder`` reports, exactly as the CLI prints them (the folder's own
-    path shown as <case>)."""
+    """Every diagnostic loading ``folder`` reports, exactly as the CLI prints them for ``lorainfra validate
+    FOLDER`` (the folder's own path shown as <case>)."""
     from lorainfra.config.loader import load_config
     from lorainfra.errors import ConfigError
 
     try:
-        load_config(folder, selection=selection(folder))
+        load_config(folder, selection=selection(folder), shown=folder)  # files named as the CLI names them
     except ConfigError as exc:
-        return str(exc).replace(str(folder.resolve()), "<case>") + "\n"
+        return str(exc).replace(str(folder.resolve()), "<case>").replace(str(folder), "<case>") + "\n"
     raise AssertionError(f"{folder} loads without errors")
 
 

@@ -137,7 +137,7 @@ def test_point9_adopting_a_differing_live_object_is_called_out_and_can_be_refuse
     (error,) = plan(quickstart).plan.errors
     assert "deployment.sql-helper: accounts/quickstart/deployments/sql-helper exists live but not in the state, " \
            "and lifecycle.adopt is false" in error.message
-    assert error.span.file == "deployments.yaml"
+    assert error.span.file == f"{quickstart}/deployments.yaml"  # the folder as the CLI was given it
 
 
 # ---------------------------------------------------------------- point 8: targets are checked

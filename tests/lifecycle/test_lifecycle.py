@@ -108,7 +108,7 @@ def test_full_lifecycle(quickstart: Path) -> None:
         "base_model: accounts/fireworks/models/llama-v3p1-70b-instruct"))
     # the server-side checks catch LoRAs trained on the old base before anything is applied
     mismatch = plan(quickstart)
-    assert sorted(str(d.span).rsplit(":", 2)[0] for d in mismatch.plan.errors) == ["loras.yaml", "loras.yaml"]
+    assert sorted(str(d.span).rsplit(":", 2)[0] for d in mismatch.plan.errors) == [f"{quickstart}/loras.yaml"] * 2
     assert all("trained on accounts/fireworks/models/llama-v3p1-8b-instruct" in d.message
                for d in mismatch.plan.errors)
     lor.write_text(lor.read_text().replace("support-bot-v3\n", "support-bot-v3-70b\n")

@@ -20,7 +20,7 @@ def test_one_failed_deployment_skips_only_its_loras(tmp_path: Path) -> None:
         assert len(failed) == 1
         assert failed[0].startswith("Failed: deployment.shared-base (create): accounts/quickstart/deployments/shared-base is FAILED")
         assert "deployment failed to become ready" in failed[0]  # the server's reason
-        assert failed[0].endswith("(declared at deployments.yaml:4:3)")  # where to look in the config
+        assert failed[0].endswith(f"(declared at {folder}/deployments.yaml:4:3)")  # where to look, as typed
         skipped = sorted(x for x in out.splitlines() if x.startswith("Skipped:"))
         assert skipped == [
             "Skipped: lora.faq-bot (create): depends on deployment.shared-base, which failed",

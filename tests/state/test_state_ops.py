@@ -165,3 +165,24 @@ def test_migrate_refuses_while_locked(local_store: Store, tmp_path: Path) -> Non
     _fill(src, 1)
     with local_store.new("holder").lock("apply"), pytest.raises(StateError, match="locked"):
         migrate(src, LocalBackend(tmp_path / "d" / "state.json", who="x"))
+
+
+def test_mv_and_rm_take_fleet_item_addresses_as_typed() -> None:
+    """A plain LoRA becomes item [a] of a fleet; Terraform's quoted spelling names the same entry."""
+    moved = state_mv(sample_state(), "lora.support-bot", 'lora.support-bot["shared-base"]')
+    assert "lora.support-bot[shared-base]" in moved.resources
+    assert moved.resources["lora.support-bot[shared-base]"].address == "lora.support-bot[shared-base]"
+    back = state_mv(moved, "lora.support-bot[shared-base]", "lora.bot[x]")
+    assert "lora.bot[x]" in back.resources
+    assert "lora.bot[x]" not in state_rm(back, 'lora.bot["x"]').resources
+    with pytest.raises(StateError, match="invalid address"):
+        state_rm(back, "lora.bot[x")
+
+
+def test_state_address_normalizes_what_users_type() -> None:
+    from lorainfra.state.ops import state_address
+
+    assert state_address('lora.bot["eu-base"]') == "lora.bot[eu-base]"
+    assert state_address("lora.bot") == "lora.bot"
+    with pytest.raises(StateError, match="invalid address"):
+        state_address("lora.bot[")

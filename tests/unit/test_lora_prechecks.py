@@ -77,3 +77,41 @@ def test_a_scale_to_zero_deployment_gets_a_plan_warning() -> None:
     assert "7 days" in found[0].message and "replicas.min: 1" in found[0].hint
     busy = Resource(idle.address, frozen_mapping({"base_model": LLAMA, "min_replica_count": 1}), idle.span)
     assert asyncio.run(kind_of("deployment").precheck(busy, {busy.address: busy}, remote)) == []  # type: ignore[arg-type]
+
+
+class ExternalRemote(Remote):
+    """A remote where account acme holds one deployment, ``ext``, in ``state``."""
+
+    account = "acme"
+
+    def __init__(self, state: str, addons: bool = True) -> None:
+        super().__init__({"accounts/acme/models/bot": LLAMA}, Limits())
+        self.deployment = kind_of("deployment").observe(
+            "accounts/acme/deployments/ext", state, {"base_model": LLAMA, "enable_addons": addons})
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None:
+        return self.deployment if name == self.deployment.name else None
+
+
+def on_external(dep_id: str) -> Resource:
+    return Resource(Address("lora", "bot"), frozen_mapping({"model": "accounts/acme/models/bot", "deployment": dep_id,
+                                                           "serverless": False}), Span("l.yaml", 2, 3))
+
+
+def test_an_external_deployment_not_ready_yet_is_a_warning_and_a_failed_one_an_error() -> None:
+    bot = on_external("ext")
+    assert check(bot, {bot.address: bot}, ExternalRemote("READY")) == []
+    assert check(bot, {bot.address: bot}, ExternalRemote("CREATING")) == [
+        ("warning", "external deployment accounts/acme/deployments/ext is CREATING, not READY")]
+    assert check(bot, {bot.address: bot}, ExternalRemote("FAILED")) == [
+        ("error", "external deployment accounts/acme/deployments/ext is FAILED: it will not become READY")]
+    assert check(bot, {bot.address: bot}, ExternalRemote("DELETING")) == [
+        ("error", "external deployment accounts/acme/deployments/ext is being deleted (DELETING)")]
+
+
+def test_an_external_deployment_is_bound_to_the_plan_account() -> None:
+    lora = kind_of("lora")
+    full = {"model": "m", "deployment": "accounts/acme/deployments/ext", "serverless": False}
+    assert lora.bind(full, {}, "acme")["deployment"] == "ext"
+    assert lora.bind(full, {}, "other")["deployment"] == "accounts/acme/deployments/ext"
+    assert lora.bind({"model": "m", "deployment": "base"}, {}, "acme")["deployment"] == "base"
