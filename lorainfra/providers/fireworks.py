@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from lorainfra.config.model import DEFAULT_MAX_RPS, frozen_mapping
-from lorainfra.errors import ApiError
+from lorainfra.errors import ApiError, TransportError
 from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.kinds.base import Request
 from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.live import ModelInfo, Observed, RemoteObject
 from lorainfra.providers.http import Expect, HttpClient, HttpLimits, RetryPolicy
-from lorainfra.providers.upload import Progress, Uploader
+from lorainfra.providers.upload import Progress, Uploader, UploadFailed
 
 
 class FireworksProvider:
@@ -160,7 +160,13 @@ class FireworksProvider:
             if not raw or raw.get("state") != spec.upload_state:
                 raise exc from None
         if files:
-            raw = await self._upload(str(raw.get("name", "")), files, str(attributes.get("digest", "")))
+            name = str(raw.get("name", ""))
+            try:
+                raw = await self._upload(name, files, str(attributes.get("digest", "")))
+            except (ApiError, TransportError) as exc:
+                # not a lost answer to the create (that one was received): the object is live, waiting for files
+                raise UploadFailed(f"{name} was created but its upload failed: {exc}. It is left {spec.upload_state}; "
+                                   "the next plan uploads its files again") from exc
         return spec.from_wire(raw, account=self.account)
 
     async def _upload(self, name: str, files: tuple[AdapterFile, ...], digest: str) -> Any:
