@@ -43,8 +43,10 @@ class FireworksProvider:
         clock: Callable[[], float] = time.monotonic,
         force_deletes: bool = False,
         upload_progress: Progress | None = None,
+        files_root: str = "",
     ) -> None:
         self.account = account
+        self.files_root = files_root  # the config folder: paths of files to upload are relative to it
         self.endpoint = urlsplit(base_url).hostname or ""
         self.force_deletes = force_deletes  # destroy --force: deletes skip the server's checks (ignoreChecks)
         self._http = HttpClient(
@@ -146,7 +148,7 @@ class FireworksProvider:
         self, kind: str, resource_id: str, attributes: Mapping[str, Any], *, validate_only: bool = False
     ) -> RemoteObject:
         spec = kind_of(kind)
-        files = () if validate_only else spec.upload_files(attributes)  # read before anything is created
+        files = () if validate_only else spec.upload_files(attributes, self.files_root)  # read before anything is created
         try:
             raw = await self._send(spec.create_request(resource_id, attributes, account=self.account,
                                                        validate_only=validate_only))
