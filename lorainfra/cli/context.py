@@ -96,7 +96,8 @@ class ProviderSession(AbstractAsyncContextManager[FireworksProvider]):
         self.settings = settings
         # uploads show a byte bar on a terminal, a line every 5 s otherwise (on stderr, beside the apply's events)
         self._uploads = upload_bar.for_stream(sys.stderr)
-        self.provider_kwargs = {"max_rps": settings.max_rps, "upload_progress": self._uploads, **provider_kwargs}
+        self.provider_kwargs = {"max_rps": settings.max_rps, "upload_progress": self._uploads,
+                                "files_root": config.root, **provider_kwargs}
         self._provider: FireworksProvider | None = None
         self._emulator: Any = None
 

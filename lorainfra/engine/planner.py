@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any
 
 from lorainfra.addresses import Address, with_fleet_items, yaml_quoted

@@ -457,6 +457,7 @@ class Kind:
         """Live objects that use this one (a LoRA loaded from a model): deleting it fails while they exist."""
         return ()
 
-    def upload_files(self, attributes: Mapping[str, Any]) -> tuple[AdapterFile, ...]:
-        """Files the provider uploads after the create (getUploadEndpoint, PUT, validateUpload); none by default."""
+    def upload_files(self, attributes: Mapping[str, Any], root: str) -> tuple[AdapterFile, ...]:
+        """Files the provider uploads after the create (getUploadEndpoint, PUT, validateUpload); none by default.
+        ``root``: the config folder, which paths in the attributes are relative to."""
         return ()

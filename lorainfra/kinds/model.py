@@ -34,7 +34,7 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     A("description", ("description",), ("description",), default=""),
     # sha256 of the uploaded files: kept in the state, compared with the files on disk
     A("digest", (), ("files",), forces_replacement=True, local="state"),
-    # the adapter folder (absolute) the upload reads; never compared
+    # the adapter folder the upload reads, as the config writes it (relative to the config folder); never compared
     A("folder", (), ("files",), local="input"),
     # the Fireworks model ID, read from the live name: the key, or key-DIGEST8 with id_from_content
     A("model_id", ("name",), ("files",), forces_replacement=True),
@@ -51,11 +51,21 @@ def model_id(name: str, digest: str, from_content: bool) -> str:
     return f"{name}-{digest[:CONTENT_ID_DIGITS]}" if from_content else name
 
 
-def _folder(decl: Decl) -> Path | None:
+def _written(decl: Decl) -> str | None:
+    """The adapter folder as the config writes it (``files:``), or None when it is missing or not a string."""
     files = decl.get("files")
-    if not isinstance(files, str) or not files:
-        return None
-    return Path(decl.root or ".", files)
+    return files if isinstance(files, str) and files else None
+
+
+def _folder(decl: Decl) -> Path | None:
+    written = _written(decl)
+    return None if written is None else resolve_folder(decl.root, written)
+
+
+def resolve_folder(root: str, written: str) -> Path:
+    """Where an adapter folder written in the config is: relative to the config folder ``root`` (an absolute
+    path, as older states hold, stays as it is)."""
+    return Path(root or ".", written)
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ class ModelKind(Kind):
             raise ValueError("; ".join(d.message for d in problems))
         digest = adapter_files.digest_files(adapter.files)
         values.update(rank=adapter.rank, target_modules=list(adapter.target_modules), digest=digest,
-                      folder=str(folder.resolve()),
+                      folder=_written(decl),  # shown and kept as written; the upload resolves it (upload_files)
                       model_id=model_id(decl.name, digest, decl.get("id_from_content") is True))
         for name in _COMPUTED:
             spans[name] = decl.span("id_from_content") if name == "model_id" and decl.has("id_from_content") \
@@ -166,11 +176,12 @@ class ModelKind(Kind):
         return Request("POST", f"accounts/{account}/{self.collection}",
                        body={"modelId": str(attributes.get("model_id") or resource_id), "model": model})
 
-    def upload_files(self, attributes: Mapping[str, Any]) -> tuple[AdapterFile, ...]:
+    def upload_files(self, attributes: Mapping[str, Any], root: str) -> tuple[AdapterFile, ...]:
+        """The files of the adapter folder, read relative to the config folder ``root``."""
         folder = attributes.get("folder")
         if not folder:
             return ()
-        files, problems = adapter_files.list_files("", Path(str(folder)), Span(str(folder)))
+        files, problems = adapter_files.list_files(root, resolve_folder(root, str(folder)), Span(str(folder)))
         if problems:
             raise ValueError("; ".join(f"{d.span}: {d.message}" for d in problems))
         return tuple(files)

@@ -141,6 +141,21 @@ def _replacement_order(
                    f"until the new one is {spec.ready_state}")
 
 
+def _unfinished_upload(kind: str, live: RemoteObject, adopts: bool, attrs: Iterable[AttributeChange]) -> str:
+    """Why a live object still waiting for its files (its kind's ``upload_state``: created, never uploaded and
+    validated) gets them from this apply; "" when it is not waiting. Planned before anything runs, so no upload
+    of this run is in progress: a run stopped between the create and the end of the upload (or a create by
+    hand) left it so, and waiting would never see it ready."""
+    spec = kind_of(kind)
+    if not spec.upload_state or live.state != spec.upload_state:
+        return ""
+    why = (f"{live.name} exists live but not in state and is still {live.state} (its upload never finished): "
+           "apply adopts it and uploads its files" if adopts
+           else f"an interrupted upload left it {live.state}; apply uploads its files again")
+    later = sorted(a.name for a in attrs if a.sent)
+    return why + (f"; the next apply changes {', '.join(later)} in place" if later else "")
+
+
 def _dark_dependents(changes: dict[str, Change]) -> None:
     """A replacement destroyed first names the dependents replaced with it (unavailable meanwhile)."""
     replaced_with: dict[str, list[str]] = {}
@@ -208,7 +223,11 @@ def diff(
         if key in forced:
             action, reason = Action.REPLACE, "replacement requested with --replace"
         adopts = key not in state.resources
-        if adopts and action is Action.NOOP:
+        unfinished = _unfinished_upload(resource.kind, live, adopts, attrs) \
+            if action in (Action.NOOP, Action.UPDATE) else ""
+        if unfinished:  # the create uploads into it (its create answers 409; the provider uploads the files)
+            action, reason = Action.CREATE, unfinished
+        elif adopts and action is Action.NOOP:
             reason = "exists live but not in state: apply adopts it"
             action = Action.CREATE
         elif adopts:  # adopting an object that differs from the config is always called out

@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from lorainfra.config.model import frozen_mapping
-from lorainfra.errors import ApiError
+from lorainfra.errors import ApiError, TransportError
 from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.kinds.base import Request
 from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.live import ModelInfo, Observed, RemoteObject
 from lorainfra.providers.http import Expect, HttpClient, HttpLimits, HttpOptions, RetryPolicy
-from lorainfra.providers.upload import Progress, Uploader
+from lorainfra.providers.upload import Progress, Uploader, UploadFailed
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack for **kwargs is Python 3.12
@@ -36,9 +36,11 @@ class FireworksProvider:
         base_url: str,
         force_deletes: bool = False,
         upload_progress: Progress | None = None,
+        files_root: str = "",
         **http: Unpack[HttpOptions],  # the HTTP client's own options (transport, retry, max_rps, sleep, ...)
     ) -> None:
         self.account = account
+        self.files_root = files_root  # the config folder: paths of files to upload are relative to it
         self.endpoint = urlsplit(base_url).hostname or ""
         self.force_deletes = force_deletes  # destroy --force: deletes skip the server's checks (ignoreChecks)
         self._http = HttpClient(api_key=api_key, base_url=base_url, **http)
@@ -139,7 +141,7 @@ class FireworksProvider:
         self, kind: str, resource_id: str, attributes: Mapping[str, Any], *, validate_only: bool = False
     ) -> RemoteObject:
         spec = kind_of(kind)
-        files = () if validate_only else spec.upload_files(attributes)  # read before anything is created
+        files = () if validate_only else spec.upload_files(attributes, self.files_root)  # read before anything is created
         try:
             raw = await self._send(spec.create_request(resource_id, attributes, account=self.account,
                                                        validate_only=validate_only))
@@ -153,7 +155,13 @@ class FireworksProvider:
             if not raw or raw.get("state") != spec.upload_state:
                 raise exc from None
         if files:
-            raw = await self._upload(str(raw.get("name", "")), files, str(attributes.get("digest", "")))
+            name = str(raw.get("name", ""))
+            try:
+                raw = await self._upload(name, files, str(attributes.get("digest", "")))
+            except (ApiError, TransportError) as exc:
+                # not a lost answer to the create (that one was received): the object is live, waiting for files
+                raise UploadFailed(f"{name} was created but its upload failed: {exc}. It is left {spec.upload_state}; "
+                                   "the next plan uploads its files again") from exc
         return spec.from_wire(raw, account=self.account)
 
     async def _upload(self, name: str, files: tuple[AdapterFile, ...], digest: str) -> Any:

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 
 import httpx
 
-from lorainfra.errors import ApiError, TransportError
+from lorainfra.errors import ApiError, LorainfraError, TransportError
 from lorainfra.kinds.adapter_files import CHUNK, AdapterFile
 from lorainfra.providers.upload_progress import ProgressLines
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes sent, file size)
+
+
+class UploadFailed(LorainfraError):
+    """A model was created but its files could not be uploaded: it is live and waits for them (UPLOADING).
+
+    Deliberately not an ApiError or TransportError: those say that the create's answer may have been lost,
+    and the applier would adopt the object and wait for a READY that cannot come. The create's pending
+    marker stays; the next plan adopts the object and uploads its files into it."""
 
 
 @dataclass(frozen=True)

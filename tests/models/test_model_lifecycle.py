@@ -120,6 +120,9 @@ def test_prevent_destroy_on_a_model_blocks_destroy(folder: Path) -> None:
 def test_a_model_adopted_while_uploading_gets_its_files_instead_of_a_wait(folder: Path) -> None:
     _hand_made(folder, "bot", upload=False)  # created, never uploaded: it would stay UPLOADING forever
     assert behind_our_back(folder, "GET", f"{MODELS}/bot").json()["state"] == "UPLOADING"
+    planned = cli("plan", str(folder))
+    assert ("# model.bot will be created (accounts/acme/models/bot exists live but not in state and is still "
+            "UPLOADING (its upload never finished): apply adopts it and uploads its files)") in planned.out, planned.out
     applied = cli("apply", str(folder), "--auto-approve", timeout=60)
     assert applied.code == 0, applied.out + applied.err
     assert behind_our_back(folder, "GET", f"{MODELS}/bot").json()["state"] == "READY"
