@@ -40,3 +40,25 @@ def test_safetensors_fixture_is_real() -> None:
     header = json.loads(blob[8:8 + length])
     assert header["base_model.model.layers.0.self_attn.q_proj.lora_A.weight"]["data_offsets"] == [0, 16]
     assert len(blob) == 8 + length + 16
+
+
+def test_an_unreadable_file_is_an_error_naming_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """chmod cannot take read access from root (CI runs as root), so the permission check is made to see a file
+    it may not read, as an unprivileged user's would: an error at that file's path, not a traceback."""
+    import os
+
+    from lorainfra.errors import ConfigError
+
+    root = _config(tmp_path)
+    write_adapter(root / "adapters" / "bot", r=16)
+    (root / "adapters" / "bot" / "README.md").write_text("notes")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: not str(p).endswith("README.md") and real(p, mode, **kw))
+    try:
+        load_config(root)
+    except ConfigError as exc:
+        text = str(exc)
+    else:
+        raise AssertionError("an unreadable adapter file was accepted")
+    assert text.startswith("adapters/bot/README.md: error: README.md cannot be read (permission denied)"), text
+    assert "chmod a+r" in text
