@@ -180,6 +180,37 @@ def used_elsewhere(changes: Iterable[Change], state: State, observed: Observed,
     return out
 
 
+ADOPT_OFF = "lifecycle.adopt is false"
+NO_ADOPT_FLAG = "--no-adopt refuses adoption"
+
+
+def adoption_refusal(resource: Resource, *, allowed: bool = True) -> str:
+    """The one rule: why adopting a live object is refused for ``resource`` ("" when it is allowed).
+    ``lifecycle.adopt: false`` refuses it for the resource, ``allowed`` False (``--no-adopt``) for the run."""
+    if not resource.lifecycle.adopt:
+        return ADOPT_OFF
+    return "" if allowed else NO_ADOPT_FLAG
+
+
+def allow_adoption_hint(refusal: str) -> str:
+    """How to allow what ``adoption_refusal`` refused."""
+    return "allow adoption" if refusal == ADOPT_OFF else "run without --no-adopt"
+
+
+def with_adoption_refusals(
+    changes: Iterable[Change], resources: Mapping[Address, Resource], *, allowed: bool = True
+) -> tuple[Change, ...]:
+    """Every create carries its refusal, so that the applier refuses a live object made between plan and apply
+    (its create meets a 409) as the plan refuses one it sees; saved plans keep it."""
+    out = []
+    for change in changes:
+        resource = resources.get(Address.parse(change.address)) if change.action in (
+            Action.CREATE, Action.REPLACE) and not change.deposed else None
+        refusal = adoption_refusal(resource, allowed=allowed) if resource is not None else ""
+        out.append(replace(change, adoption_refused=refusal) if refusal != change.adoption_refused else change)
+    return tuple(out)
+
+
 def adoption_refused(
     changes: Iterable[Change], resources: Mapping[Address, Resource], *, allowed: bool = True
 ) -> list[Diagnostic]:
@@ -188,14 +219,13 @@ def adoption_refused(
     out = []
     for change in changes:
         resource = resources.get(Address.parse(change.address)) if change.adopts else None
-        if resource is None or (allowed and resource.lifecycle.adopt):
+        why = adoption_refusal(resource, allowed=allowed) if resource is not None else ""
+        if resource is None or not why:
             continue
-        why, allow = (("lifecycle.adopt is false", "allow adoption") if not resource.lifecycle.adopt
-                      else ("--no-adopt refuses adoption", "run without --no-adopt"))
         out.append(Diagnostic(
             resource.span, f"{change.address}: {change.remote_name} exists live but not in the state, and {why}",
-            f"delete the live object, import it deliberately (lorainfra import {change.address} ...), or {allow}",
-            address=change.address))
+            f"delete the live object, import it deliberately (lorainfra import {change.address} ...), or "
+            f"{allow_adoption_hint(why)}", address=change.address))
     return out
 
 
@@ -345,6 +375,7 @@ async def make_plan(
                  and set(c.depends_on) & keep}
         keep |= {c.address for c in changes if c.deposed and c.address.split(" ", 1)[0] in keep}  # its old copies
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
+    changes = with_adoption_refusals(changes, config.resources, allowed=options.adopt)
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
     errors += unknown_addresses(options, config, state)
     errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources, allowed=options.adopt)
