@@ -16,7 +16,15 @@ from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateEr
 from lorainfra.frozen import frozen_mapping
 from lorainfra.kinds.registry import bind, kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
-from lorainfra.plan.diff import attribute_changes, diff, drift, remote_name_for, removed_attributes, unmanaged
+from lorainfra.plan.diff import (
+    attribute_changes,
+    diff,
+    drift,
+    read_only_names,
+    remote_name_for,
+    removed_attributes,
+    unmanaged,
+)
 from lorainfra.plan.lifecycle import prevent_destroy_violations
 from lorainfra.plan.model import Action, Change, DriftItem, Fingerprint, Plan
 from lorainfra.providers.base import Provider
@@ -397,7 +405,7 @@ async def make_plan(
     plan = Plan(
         changes=changes,
         drift=without_in_flight(drift(state, observed, ignore), flying),
-        unmanaged=unmanaged(state, observed, desired_names),
+        unmanaged=unmanaged(state, observed, [*desired_names, *read_only_names(config.resources, provider.account)]),
         fingerprint=fp,
         errors=tuple(sorted(errors)),
         observed_digests=frozen_mapping(digests),
