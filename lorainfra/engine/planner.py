@@ -14,7 +14,7 @@ from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateError
 from lorainfra.frozen import frozen_mapping
-from lorainfra.kinds.registry import bind, kind_of, parse_address
+from lorainfra.kinds.registry import bind, check_bound, kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
 from lorainfra.plan.diff import (
     attribute_changes,
@@ -385,6 +385,7 @@ async def make_plan(
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
     changes = with_adoption_refusals(changes, config.resources, allowed=options.adopt)
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
+    errors += check_bound(config.resources)  # rules only the bound names show (model.NAME = its full name)
     errors += unknown_addresses(options, config, state)
     errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources, allowed=options.adopt)
     errors += used_elsewhere(changes, state, observed, config.resources)

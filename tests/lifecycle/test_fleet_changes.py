@@ -21,6 +21,8 @@ from lorainfra.plan.model import Action, Plan
 from lorainfra.plan.planfile import read_plan_file
 from tests.e2e.helpers import cli
 from tests.lifecycle.test_lifecycle import ENV, FAST, apply, live_objects, plan
+from tests.models.adapters import BASE as ADAPTER_BASE
+from tests.models.adapters import write_adapter
 
 
 def rename_faq_bot(folder: Path, moved: str = "") -> None:
@@ -348,3 +350,41 @@ def test_saved_plans_keep_the_adoption_refusal(quickstart: Path, tmp_path: Path)
     assert refusals == {"deployment.sql-helper": "lifecycle.adopt is false"}
     flagged = plan(quickstart, adopt=False).plan
     assert {c.adoption_refused for c in flagged.actionable} == {"--no-adopt refuses adoption", "lifecycle.adopt is false"}
+
+
+# ---------------------------------------------------------------- one live object, one fate at the config level
+def test_two_loras_that_are_one_live_object_are_a_config_error(quickstart: Path) -> None:
+    q = str(quickstart)
+    assert apply(quickstart).ok
+    before = live_objects(quickstart)
+    loras = quickstart / "loras.yaml"
+    written = loras.read_text()
+    loras.write_text(written + "  extra:\n    model: accounts/quickstart/models/faq-bot-v1\n"
+                     "    deployment: shared-base\n")
+    line = loras.read_text().splitlines().index("    deployment: shared-base", 10) + 1
+    for command in (("validate", q), ("plan", q), ("apply", q, "--auto-approve")):
+        r = cli(*command)
+        assert r.code == 1 and "Traceback" not in r.err, r
+        assert f"{q}/loras.yaml:{line}:17: error: lora.extra loads model 'accounts/quickstart/models/faq-bot-v1' on " \
+               f"deployment 'shared-base', as lora.faq-bot does (at {q}/loras.yaml:9:17): both would be one live " \
+               "object" in r.err, r.err
+    loras.write_text(written)
+    assert live_objects(quickstart) == before  # faq-bot's copy was not touched
+
+
+def test_a_model_reference_and_its_full_name_are_one_live_object_at_plan_time(tmp_path: Path) -> None:
+    # model.bot and accounts/acme/models/bot only meet once the plan binds model.NAME in the account
+    (tmp_path / "lorainfra.yaml").write_text(
+        "provider:\n  account: acme\n  endpoint: local\n  emulator: {ready_after: 0s, deployed_after: 0s}\n")
+    (tmp_path / "fleet.yaml").write_text(
+        f"deployments:\n  base:\n    base_model: {ADAPTER_BASE}\n    shape: default\n    addons: true\n"
+        f"models:\n  bot:\n    base_model: {ADAPTER_BASE}\n    files: adapters/bot\n"
+        "loras:\n  bot:\n    model: model.bot\n    deployment: base\n"
+        "  again:\n    model: accounts/acme/models/bot\n    deployments: [base]\n")
+    write_adapter(tmp_path / "adapters" / "bot", r=8, seed=1)
+    assert cli("validate", str(tmp_path)).code == 0  # as written, two different names
+    planned = plan(tmp_path)
+    (error,) = planned.plan.errors
+    assert (str(error.span), error.address) == (f"{tmp_path}/fleet.yaml:16:19", "lora.again[base]")
+    assert error.message == ("lora.again[base] loads model 'accounts/acme/models/bot' on deployment 'base', as lora.bot "
+                             f"does (at {tmp_path}/fleet.yaml:13:17): both would be one live object")
