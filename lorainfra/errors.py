@@ -112,6 +112,9 @@ class ApiError(LorainfraError):
     method: str = ""
     path: str = ""
     details: list[object] = field(default_factory=list)
+    # the answer to a retry of a request whose earlier attempt failed retryably (the server may have acted on it):
+    # a 409 then may be our own earlier attempt's object
+    retried: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(str(self))

@@ -16,6 +16,7 @@ from lorainfra.engine.events import (
 )
 from lorainfra.engine.journal import Edit, Journal
 from lorainfra.engine.limiter import Limiter, Slot
+from lorainfra.engine.planner import allow_adoption_hint
 from lorainfra.engine.poller import Poller
 from lorainfra.engine.progress import WaitProgress
 from lorainfra.engine.walk import walk
@@ -226,6 +227,11 @@ class Applier:
         assert isinstance(exc, ApiError)
         if exc.status == 409:
             found = await find()
+            if found is not None and not found.gone and change.adoption_refused and not exc.retried:
+                # made between plan and apply by someone else: not ours to take over (after a retry, the 409 may be
+                # our own earlier attempt's object: that is a lost answer, taken as below)
+                await self.journal.commit(self._forget_pending(change))
+                raise OperationError(change.address, kind.create_verb, refused_adoption_reason(change, found.name)) from exc
             if found is not None and not found.gone:
                 self.sink.emit(Note(kind.adopt_note(change.address, found.name)))
                 return found
@@ -399,3 +405,10 @@ def _reason(exc: BaseException | None) -> str:
     if isinstance(exc, asyncio.CancelledError):
         return "cancelled"
     return str(exc) or type(exc).__name__
+
+
+def refused_adoption_reason(change: Change, found: str) -> str:
+    """Why a create that met a live object made after the plan fails instead of adopting it."""
+    return (f"{found} was made outside this run after the plan (it exists live but not in the state), and "
+            f"{change.adoption_refused}: it was not adopted; import it (lorainfra import {change.address} {found}) "
+            f"or {allow_adoption_hint(change.adoption_refused)}, then plan again")

@@ -14,9 +14,17 @@ from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
 from lorainfra.errors import ApiError, Diagnostic, LorainfraError, Span, StateError
 from lorainfra.frozen import frozen_mapping
-from lorainfra.kinds.registry import bind, kind_of, parse_address
+from lorainfra.kinds.registry import bind, check_bound, kind_of, parse_address
 from lorainfra.live import ModelInfo, Observed, RemoteObject, digest_of
-from lorainfra.plan.diff import attribute_changes, diff, drift, remote_name_for, removed_attributes, unmanaged
+from lorainfra.plan.diff import (
+    attribute_changes,
+    diff,
+    drift,
+    read_only_names,
+    remote_name_for,
+    removed_attributes,
+    unmanaged,
+)
 from lorainfra.plan.lifecycle import prevent_destroy_violations
 from lorainfra.plan.model import Action, Change, DriftItem, Fingerprint, Plan
 from lorainfra.providers.base import Provider
@@ -180,6 +188,37 @@ def used_elsewhere(changes: Iterable[Change], state: State, observed: Observed,
     return out
 
 
+ADOPT_OFF = "lifecycle.adopt is false"
+NO_ADOPT_FLAG = "--no-adopt refuses adoption"
+
+
+def adoption_refusal(resource: Resource, *, allowed: bool = True) -> str:
+    """The one rule: why adopting a live object is refused for ``resource`` ("" when it is allowed).
+    ``lifecycle.adopt: false`` refuses it for the resource, ``allowed`` False (``--no-adopt``) for the run."""
+    if not resource.lifecycle.adopt:
+        return ADOPT_OFF
+    return "" if allowed else NO_ADOPT_FLAG
+
+
+def allow_adoption_hint(refusal: str) -> str:
+    """How to allow what ``adoption_refusal`` refused."""
+    return "allow adoption" if refusal == ADOPT_OFF else "run without --no-adopt"
+
+
+def with_adoption_refusals(
+    changes: Iterable[Change], resources: Mapping[Address, Resource], *, allowed: bool = True
+) -> tuple[Change, ...]:
+    """Every create carries its refusal, so that the applier refuses a live object made between plan and apply
+    (its create meets a 409) as the plan refuses one it sees; saved plans keep it."""
+    out = []
+    for change in changes:
+        resource = resources.get(Address.parse(change.address)) if change.action in (
+            Action.CREATE, Action.REPLACE) and not change.deposed else None
+        refusal = adoption_refusal(resource, allowed=allowed) if resource is not None else ""
+        out.append(replace(change, adoption_refused=refusal) if refusal != change.adoption_refused else change)
+    return tuple(out)
+
+
 def adoption_refused(
     changes: Iterable[Change], resources: Mapping[Address, Resource], *, allowed: bool = True
 ) -> list[Diagnostic]:
@@ -188,14 +227,13 @@ def adoption_refused(
     out = []
     for change in changes:
         resource = resources.get(Address.parse(change.address)) if change.adopts else None
-        if resource is None or (allowed and resource.lifecycle.adopt):
+        why = adoption_refusal(resource, allowed=allowed) if resource is not None else ""
+        if resource is None or not why:
             continue
-        why, allow = (("lifecycle.adopt is false", "allow adoption") if not resource.lifecycle.adopt
-                      else ("--no-adopt refuses adoption", "run without --no-adopt"))
         out.append(Diagnostic(
             resource.span, f"{change.address}: {change.remote_name} exists live but not in the state, and {why}",
-            f"delete the live object, import it deliberately (lorainfra import {change.address} ...), or {allow}",
-            address=change.address))
+            f"delete the live object, import it deliberately (lorainfra import {change.address} ...), or "
+            f"{allow_adoption_hint(why)}", address=change.address))
     return out
 
 
@@ -345,7 +383,9 @@ async def make_plan(
                  and set(c.depends_on) & keep}
         keep |= {c.address for c in changes if c.deposed and c.address.split(" ", 1)[0] in keep}  # its old copies
         changes = tuple(c if c.address in keep else replace(c, action=Action.NOOP, attributes=()) for c in changes)
+    changes = with_adoption_refusals(changes, config.resources, allowed=options.adopt)
     errors: list[Diagnostic] = prevent_destroy_violations(changes, config.resources) + move_errors
+    errors += check_bound(config.resources)  # rules only the bound names show (model.NAME = its full name)
     errors += unknown_addresses(options, config, state)
     errors += one_fate(changes, config.resources) + adoption_refused(changes, config.resources, allowed=options.adopt)
     errors += used_elsewhere(changes, state, observed, config.resources)
@@ -366,7 +406,7 @@ async def make_plan(
     plan = Plan(
         changes=changes,
         drift=without_in_flight(drift(state, observed, ignore), flying),
-        unmanaged=unmanaged(state, observed, desired_names),
+        unmanaged=unmanaged(state, observed, [*desired_names, *read_only_names(config.resources, provider.account)]),
         fingerprint=fp,
         errors=tuple(sorted(errors)),
         observed_digests=frozen_mapping(digests),

@@ -227,6 +227,10 @@ class Kind:
         """Rules across every declaration of this kind (limits); only run on a completely read folder."""
         return []
 
+    def check_bound(self, resources: Iterable[Resource]) -> list[Diagnostic]:
+        """Rules across this kind's resources that only the names resolved by ``bind`` show (at plan time)."""
+        return []
+
     def implied_dependencies(self, decl: Decl, ctx: DeclContext) -> list[Address]:
         """Addresses a declaration depends on through its attributes (besides depends_on)."""
         return []

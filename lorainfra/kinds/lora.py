@@ -141,6 +141,33 @@ def _per_base_limit(on_base: list[Decl], base: str, limit: int) -> list[Diagnost
                        "(provider.limits.serverless_per_base_model); attach the others to a deployment with addons: true")]
 
 
+def _target_span(spans: Mapping[str, Span], fallback: Span) -> Span:
+    """Where a LoRA says where it is loaded: its deployment (a fleet's list item), else serverless: true."""
+    return spans.get("deployment") or spans.get("serverless") or fallback
+
+
+def _one_live_object(loras: Iterable[tuple[str, Span, tuple[str, str, bool]]]) -> list[Diagnostic]:
+    """The one rule: two LoRAs with one identity (the same model on the same deployment, or the same model
+    serverless) would be one live object (the second would adopt the first's copy, and one fate would be two
+    addresses' fate). An error at the later declaration, naming the first. ``loras``: (address, span, identity)."""
+    first: dict[tuple[str, str, bool], tuple[str, Span]] = {}
+    out = []
+    for address, span, key in sorted(loras, key=lambda e: (e[1], e[0])):
+        model, deployment, serverless = key
+        if not model:
+            continue  # the schema reported it
+        if key not in first:
+            first[key] = (address, span)
+            continue
+        other, where = first[key]
+        on = "serverless" if serverless else f"deployment {short(deployment)}"
+        out.append(Diagnostic(span, f"{address} loads model {short(model)} on {on}, as {other} does (at {where}): "
+                              "both would be one live object",
+                              "Fireworks loads a model once per deployment (once serverless): remove one of the two, "
+                              "or load another model or onto another deployment", address=address))
+    return out
+
+
 FLEET_KEY = "deployments"  # a LoRA declared once for several deployments: one item per deployment
 EXTERNAL_KEY = "external"  # deployment: {external: accounts/A/deployments/D}: a deployment managed elsewhere
 
@@ -302,12 +329,25 @@ class LoraKind(Kind):
             bound["deployment"] = deployment[len(prefix):]
         return attributes if bound == dict(attributes) else frozen_mapping(bound)
 
+    def check_bound(self, resources: Iterable[Resource]) -> list[Diagnostic]:
+        """After ``bind`` (at plan time): no two LoRAs are one live object, where only the bound names tell
+        (``model.NAME`` and the full name of that model; an external deployment of this account named in full)."""
+        return _one_live_object((str(r.address), _target_span(r.attribute_spans, r.span), identity_key(r.attributes))
+                                for r in resources)
+
     def check_all(self, decls: Iterable[Decl], ctx: DeclContext) -> list[Diagnostic]:
         """At most provider.limits.serverless serverless LoRAs (and serverless_per_base_model per declared
-        base_model), and at most 100 LoRAs on one deployment."""
+        base_model), at most 100 LoRAs on one deployment, and no two LoRAs that are one live object (as written;
+        ``check_bound`` sees the names the plan resolves)."""
         deployments = ctx.of_kind(DEPLOYMENT.name)
         out = []
         ordered = sorted(decls, key=lambda d: d.key_span)
+        written = []
+        for decl in ordered:
+            if isinstance(decl.body, dict) and isinstance(decl.get("model"), str):
+                values, spans = self.values(decl)
+                written.append((str(decl.address), _target_span(spans, decl.key_span), identity_key(values)))
+        out += _one_live_object(written)
         serverless = [d for d in ordered if d.get("serverless") is True and not d.has("deployment")]
         limit = ctx.limits.serverless
         if len(serverless) > limit:

@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from lorainfra.addresses import Address
 from lorainfra.config.model import Resource
+from lorainfra.errors import Diagnostic
 from lorainfra.kinds.base import Kind
 from lorainfra.kinds.deployment import DEPLOYMENT
 from lorainfra.kinds.lora import LORA
@@ -37,3 +38,11 @@ def bind(resources: Mapping[Address, Resource], account: str) -> Mapping[Address
         return resources
     return MappingProxyType({a: r if bound[a] is r.attributes else replace(r, attributes=bound[a])
                              for a, r in resources.items()})
+
+
+def check_bound(resources: Mapping[Address, Resource]) -> list[Diagnostic]:
+    """Each kind's rules across its bound resources (``Kind.check_bound``; at plan time, after ``bind``)."""
+    out: list[Diagnostic] = []
+    for kind in KINDS.values():
+        out += kind.check_bound([r for r in resources.values() if r.kind == kind.name])
+    return out

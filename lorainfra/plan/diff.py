@@ -306,3 +306,10 @@ def unmanaged(state: State, observed: Observed, desired_names: Iterable[str] = (
     known = {r.remote_name for r in state.resources.values()} | set(state.deposed) | set(desired_names)
     return tuple(sorted(n for n, o in observed.objects.items()
                         if n not in known and _alive(o) and kind_of(o.kind).report_unmanaged))
+
+
+def read_only_names(resources: Mapping[Address, Resource], account: str) -> tuple[str, ...]:
+    """Live objects the config names but does not manage (a LoRA's external deployment, ``Kind.prerequisites``
+    outside the config): known to it and read only, so never listed as unmanaged."""
+    return tuple(sorted({kind_of(p.kind).remote_name(account, p.name) for r in resources.values()
+                         for p in kind_of(r.kind).prerequisites(r.attributes) if p not in resources}))

@@ -51,6 +51,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "create_before_destroy": change.create_first,
         "gap": change.gap,
         "adopts": change.adopts,
+        **({"adoption_refused": change.adoption_refused} if change.adoption_refused else {}),
         **({"deposed": True} if change.deposed else {}),
     }
 
@@ -132,6 +133,7 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
             create_first=bool(c.get("create_before_destroy", False)),
             gap=str(c.get("gap", "")),
             adopts=bool(c.get("adopts", False)),
+            adoption_refused=str(c.get("adoption_refused", "")),
             deposed=bool(c.get("deposed", False)),
         )
         for c in data["changes"]

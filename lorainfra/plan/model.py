@@ -61,6 +61,9 @@ class Change:
     create_first: bool = False
     gap: str = ""  # display only: why a replacement is not create-first, and what is unserved meanwhile
     adopts: bool = False  # the live object exists but the state does not know it: apply takes it over
+    # why adopting is refused for this resource ("" when allowed): a create that meets a live object made
+    # between plan and apply (409) then fails instead of taking it over (engine/planner.py ``adoption_refusal``)
+    adoption_refused: str = ""
     # deletes the old copy an interrupted create-before-destroy replacement left (the address is
     # ``deposed_address(...)``; the state keeps the copy under ``State.deposed``)
     deposed: bool = False

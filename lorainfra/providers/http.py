@@ -267,7 +267,7 @@ class HttpClient:
                     return None
                 error = error_from(status, content, method=method, path=path, secrets=self._secrets)
                 if status not in RETRYABLE_STATUS or headers.get("x-should-retry") == "false":
-                    raise error
+                    raise dataclasses.replace(error, retried=True) if attempt > 1 and isinstance(error, ApiError) else error
                 delay = retry_after(headers)
             elapsed = self._clock() - started
             left = self._retry.deadline - elapsed

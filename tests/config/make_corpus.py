@@ -287,7 +287,7 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     # -- limits ---------------------------------------------------------------------------------------
     "serverless-over-limit": ({"loras.yaml": serverless(101)},
                               [f"loras.yaml:302:3: {E}more than 100 serverless LoRAs (101 declared); lora 'l100' is number 101"]),
-    "serverless-over-limit-across-files": ({"a.yaml": serverless(60), "b.yaml": serverless(60).replace("  l0", "  m0")},
+    "serverless-over-limit-across-files": ({"a.yaml": serverless(60), "b.yaml": serverless(60).replace("  l0", "  m0").replace("models/m", "models/n")},
                                            [f"b.yaml:122:3: {E}more than 100 serverless LoRAs (120 declared)"]),
     "deployment-over-100-loras": ({"deployments.yaml": DEP, "loras.yaml": attached(101)},
                                   [f"deployments.yaml:2:3: {E}deployment 'base' has 101 LoRAs attached; at most 100", "lora 'l100' at loras.yaml:302:3"]),
@@ -438,6 +438,19 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
                                 [f"loras.yaml:5:5: {E}lora 'bot' sets both deployment and serverless: true"]),
     "external-in-fleet": (lora("model: accounts/q/models/m", "deployments: [base, {external: accounts/q/deployments/d}]"),
                           [f"loras.yaml:4:25: {E}loras.bot.deployments[1] must be a string, not a mapping"]),
+    # -- one live object, one fate (issue 12): two LoRAs with one identity ----------------------------------------
+    "lora-same-model-same-deployment": ({"deployments.yaml": DEP, "loras.yaml": "loras:\n  faq-bot:\n    model: accounts/q/models/m\n"
+                                         "    deployment: base\n  extra:\n    model: accounts/q/models/m\n    deployment: base\n"},
+                                        [f"loras.yaml:7:17: {E}lora.extra loads model 'accounts/q/models/m' on deployment 'base', "
+                                         "as lora.faq-bot does (at loras.yaml:4:17): both would be one live object"]),
+    "lora-same-model-serverless": ({"loras.yaml": "loras:\n  a:\n    model: accounts/q/models/m\n    serverless: true\n"
+                                    "  b:\n    model: accounts/q/models/m\n    serverless: true\n"},
+                                   [f"loras.yaml:7:17: {E}lora.b loads model 'accounts/q/models/m' on serverless, as lora.a does"]),
+    "lora-fleet-item-and-plain-same-model": ({"deployments.yaml": DEP, "loras.yaml": "loras:\n  bot:\n    model: accounts/q/models/m\n"
+                                              "    deployment: base\n  fleet:\n    model: accounts/q/models/m\n"
+                                              "    deployments: [base]\n"},
+                                             [f"loras.yaml:7:19: {E}lora.fleet[base] loads model 'accounts/q/models/m' on "
+                                              "deployment 'base', as lora.bot does (at loras.yaml:4:17)"]),
     "broken-file-and-bad-id": ({"a.yaml": "deployments: [\n", "b.yaml": DEP.replace("base:", "BASE:")},
                                [f"a.yaml:2:1: {E}invalid YAML", f"b.yaml:2:3: {E}'BASE' is not a valid deployment ID"]),
 }

@@ -365,7 +365,7 @@ def test_the_checks_of_one_load_group_declarations_once(cfg: ConfigFolder, monke
     """Each LoRA's check looks its deployment up in a table built once per load, not once per LoRA."""
     from lorainfra.kinds.base import DeclContext
 
-    many = "loras:\n" + "".join(f"  l{i}: {{model: accounts/a/models/m, deployment: base}}\n" for i in range(90))
+    many = "loras:\n" + "".join(f"  l{i}: {{model: accounts/a/models/m{i}, deployment: base}}\n" for i in range(90))
     original = DeclContext.__dict__["_by_kind"].func
     calls: list[int] = []
 

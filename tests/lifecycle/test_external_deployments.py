@@ -47,10 +47,13 @@ def other_team_creates(root: Path, deployment_id: str = "team-base", **attribute
 def test_a_lora_loads_onto_an_external_deployment_which_is_never_managed(tmp_path: Path) -> None:
     root = folder(tmp_path)
     other_team_creates(root)
+    other_team_creates(root, "stray")  # a deployment this config does not name at all
     first = plan(root)
     assert first.plan.errors == ()
     assert actions(first) == {"lora.support-bot": Action.CREATE}
-    assert "accounts/quickstart/deployments/team-base" in first.plan.unmanaged  # what it is: not managed here
+    # the external deployment is known to this config (read, never changed): not in the "not managed" list,
+    # unlike a deployment the config does not name
+    assert first.plan.unmanaged == ("accounts/quickstart/deployments/stray",)
     result = apply(root)
     assert result.ok, (result.failed, result.skipped)
     assert sorted(result.state.resources) == ["lora.support-bot"]  # the deployment is not in the state
@@ -62,7 +65,8 @@ def test_a_lora_loads_onto_an_external_deployment_which_is_never_managed(tmp_pat
     assert sorted(destroyed.state.resources) == []
     after = plan(root)
     live = {o.name: o.state for o in after.observed.objects.values() if o.kind == "deployment"}
-    assert live == {"accounts/quickstart/deployments/team-base": "READY"}  # never destroyed
+    assert live == {"accounts/quickstart/deployments/team-base": "READY",  # never destroyed
+                    "accounts/quickstart/deployments/stray": "READY"}
 
 
 def errors_of(root: Path) -> list[tuple[str, str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,16 @@ import pytest
 from lorainfra.cli.context import open_workspace
 from lorainfra.cli.render import render_plan
 from lorainfra.config.loader import load_config
+from lorainfra.engine.events import ListSink
+from lorainfra.engine.planner import PlanOptions
+from lorainfra.engine.session import SessionOptions, SessionResult, apply_session
 from lorainfra.errors import ConfigError
-from lorainfra.plan.model import Action
+from lorainfra.plan.model import Action, Plan
+from lorainfra.plan.planfile import read_plan_file
 from tests.e2e.helpers import cli
-from tests.lifecycle.test_lifecycle import ENV, apply, live_objects, plan
+from tests.lifecycle.test_lifecycle import ENV, FAST, apply, live_objects, plan
+from tests.models.adapters import BASE as ADAPTER_BASE
+from tests.models.adapters import write_adapter
 
 
 def rename_faq_bot(folder: Path, moved: str = "") -> None:
@@ -277,3 +284,107 @@ def test_a_removed_key_fireworks_cannot_reset_is_said_and_its_live_value_stays(q
     assert apply(quickstart).ok
     assert live_attributes(quickstart, name)["min_replica_count"] == 2
     assert plan(quickstart).plan.has_changes is False
+
+
+def apply_with_object_made_meanwhile(folder: Path, kind: str, resource_id: str, attributes: dict[str, object],
+                                     **plan_options: bool) -> SessionResult:
+    """Plan, then (while the plan is being confirmed) create a live object through the provider, then apply:
+    the object appears between plan and apply, so the applier's create meets a 409."""
+    ws = open_workspace(str(folder), None, ENV)
+
+    async def go() -> SessionResult:
+        async with ws.provider() as provider:
+            async def make_it(_: Plan) -> bool:
+                await provider.create(kind, resource_id, attributes)
+                return True
+
+            return await apply_session(
+                ws.config, provider, ws.backend, plan_sink=ListSink(), apply_sink=lambda _: ListSink(),
+                options=SessionOptions(plan=PlanOptions(**plan_options), apply=FAST), confirm=make_it)
+
+    return asyncio.run(go())
+
+
+SQL_HELPER = {"base_model": "accounts/quickstart/models/sql-helper-v2", "display_name": "made by hand",
+              "accelerator_type": "NVIDIA_A100_80GB", "accelerator_count": 1,
+              "min_replica_count": 1, "max_replica_count": 1}
+
+
+@pytest.mark.parametrize("how", ["lifecycle", "flag"])
+def test_adoption_refused_at_plan_time_is_refused_at_apply_time_too(quickstart: Path, how: str) -> None:
+    # issue 12 (adoption): the object is made between plan and apply; the create's 409 must not adopt it
+    if how == "lifecycle":
+        deployments = quickstart / "deployments.yaml"
+        deployments.write_text(deployments.read_text().replace(
+            "  sql-helper:\n", "  sql-helper:\n    lifecycle: {adopt: false}\n"))
+    outcome = apply_with_object_made_meanwhile(quickstart, "deployment", "sql-helper", SQL_HELPER,
+                                               **({"adopt": False} if how == "flag" else {}))
+    result = outcome.result
+    assert result is not None
+    failed = dict(result.failed)
+    error = failed.get("deployment.sql-helper (create)", "")
+    assert "accounts/quickstart/deployments/sql-helper was made outside this run" in error, error
+    assert "import it (lorainfra import deployment.sql-helper" in error, error
+    assert ("lifecycle.adopt is false" if how == "lifecycle" else "--no-adopt refuses adoption") in error, error
+    assert "deployment.sql-helper" not in result.state.resources and not result.state.pending
+    live = live_attributes(quickstart, "accounts/quickstart/deployments/sql-helper")
+    assert live["display_name"] == "made by hand"  # not taken over, not updated
+    # without the refusal the same race adopts (and updates) the object, as before
+    other = quickstart.parent / "other"
+    shutil.copytree(quickstart, other, ignore=shutil.ignore_patterns(".lorainfra"))
+    deployments = other / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace("    lifecycle: {adopt: false}\n", ""))
+    taken = apply_with_object_made_meanwhile(other, "deployment", "sql-helper", SQL_HELPER).result
+    assert taken is not None and taken.ok, taken.failed
+    assert taken.state.resources["deployment.sql-helper"].remote_name == "accounts/quickstart/deployments/sql-helper"
+
+
+def test_saved_plans_keep_the_adoption_refusal(quickstart: Path, tmp_path: Path) -> None:
+    deployments = quickstart / "deployments.yaml"
+    deployments.write_text(deployments.read_text().replace(
+        "  sql-helper:\n", "  sql-helper:\n    lifecycle: {adopt: false}\n"))
+    saved = tmp_path / "p.plan"
+    assert cli("plan", str(quickstart), "--out", str(saved)).code == 0
+    plan_back, _, _ = read_plan_file(saved)
+    refusals = {c.address: c.adoption_refused for c in plan_back.changes if c.adoption_refused}
+    assert refusals == {"deployment.sql-helper": "lifecycle.adopt is false"}
+    flagged = plan(quickstart, adopt=False).plan
+    assert {c.adoption_refused for c in flagged.actionable} == {"--no-adopt refuses adoption", "lifecycle.adopt is false"}
+
+
+# ---------------------------------------------------------------- one live object, one fate at the config level
+def test_two_loras_that_are_one_live_object_are_a_config_error(quickstart: Path) -> None:
+    q = str(quickstart)
+    assert apply(quickstart).ok
+    before = live_objects(quickstart)
+    loras = quickstart / "loras.yaml"
+    written = loras.read_text()
+    loras.write_text(written + "  extra:\n    model: accounts/quickstart/models/faq-bot-v1\n"
+                     "    deployment: shared-base\n")
+    line = loras.read_text().splitlines().index("    deployment: shared-base", 10) + 1
+    for command in (("validate", q), ("plan", q), ("apply", q, "--auto-approve")):
+        r = cli(*command)
+        assert r.code == 1 and "Traceback" not in r.err, r
+        assert f"{q}/loras.yaml:{line}:17: error: lora.extra loads model 'accounts/quickstart/models/faq-bot-v1' on " \
+               f"deployment 'shared-base', as lora.faq-bot does (at {q}/loras.yaml:9:17): both would be one live " \
+               "object" in r.err, r.err
+    loras.write_text(written)
+    assert live_objects(quickstart) == before  # faq-bot's copy was not touched
+
+
+def test_a_model_reference_and_its_full_name_are_one_live_object_at_plan_time(tmp_path: Path) -> None:
+    # model.bot and accounts/acme/models/bot only meet once the plan binds model.NAME in the account
+    (tmp_path / "lorainfra.yaml").write_text(
+        "provider:\n  account: acme\n  endpoint: local\n  emulator: {ready_after: 0s, deployed_after: 0s}\n")
+    (tmp_path / "fleet.yaml").write_text(
+        f"deployments:\n  base:\n    base_model: {ADAPTER_BASE}\n    shape: default\n    addons: true\n"
+        f"models:\n  bot:\n    base_model: {ADAPTER_BASE}\n    files: adapters/bot\n"
+        "loras:\n  bot:\n    model: model.bot\n    deployment: base\n"
+        "  again:\n    model: accounts/acme/models/bot\n    deployments: [base]\n")
+    write_adapter(tmp_path / "adapters" / "bot", r=8, seed=1)
+    assert cli("validate", str(tmp_path)).code == 0  # as written, two different names
+    planned = plan(tmp_path)
+    (error,) = planned.plan.errors
+    assert (str(error.span), error.address) == (f"{tmp_path}/fleet.yaml:16:19", "lora.again[base]")
+    assert error.message == ("lora.again[base] loads model 'accounts/acme/models/bot' on deployment 'base', as lora.bot "
+                             f"does (at {tmp_path}/fleet.yaml:13:17): both would be one live object")

@@ -121,9 +121,11 @@ class LoseAnswers:
             await send(message)
 
 
+@pytest.mark.parametrize("adopt", [True, False])
 @pytest.mark.parametrize("attempts", [1, 10])
-def test_lost_create_answer_resolves_by_reading(tmp_path: Path, attempts: int) -> None:
-    """Every create's answer is lost once; with retries (409 -> read) or none (read at once), no second object."""
+def test_lost_create_answer_resolves_by_reading(tmp_path: Path, attempts: int, adopt: bool) -> None:
+    """Every create's answer is lost once; with retries (409 -> read) or none (read at once), no second object.
+    With adoption refused (--no-adopt) too: the object found is our own create's, not one to adopt."""
     folder = make_config(tmp_path / "cfg")
     db = tmp_path / "emu.db"
     emu = Emulator(db, EmulatorOptions(ready_after=0.05, deployed_after=0.05))
@@ -136,7 +138,7 @@ def test_lost_create_answer_resolves_by_reading(tmp_path: Path, attempts: int) -
         provider = local_provider(wrapped, account="quickstart", api_key="k", sleep=Sleeps(),
                                   retry=RetryPolicy(max_attempts=attempts))
         try:
-            _, result = await apply_async(folder, provider, sink)
+            _, result = await apply_async(folder, provider, sink, PlanOptions(adopt=adopt))
             again = await plan_async(folder, provider)
             return result, again
         finally:
