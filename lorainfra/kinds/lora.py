@@ -116,11 +116,12 @@ async def _serverless_checks(
                               "Fireworks may refuse the load; if it does, attach the LoRA to a deployment with "
                               "addons: true", severity="warning"))
     same: list[Resource] = []
-    for other in sorted(resources.values(), key=lambda r: r.address):
-        if other.kind == resource.kind and other.attributes.get("serverless") is True:
-            info = await remote.get_model(str(other.attributes.get("model", "")))
-            if info is not None and info.base_model == base:
-                same.append(other)
+    # filter first, then order only the serverless LoRAs (not every resource of the plan, once per LoRA)
+    candidates = [r for r in resources.values() if r.kind == resource.kind and r.attributes.get("serverless") is True]
+    for other in sorted(candidates, key=lambda r: r.address):
+        info = await remote.get_model(str(other.attributes.get("model", "")))
+        if info is not None and info.base_model == base:
+            same.append(other)
     limit = remote.limits.serverless_per_base_model
     if len(same) > limit and resource in same[limit:]:
         out.append(Diagnostic(span, f"{len(same)} serverless LoRAs on base model {short(base)}; "
