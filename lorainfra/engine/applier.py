@@ -16,6 +16,7 @@ from lorainfra.engine.events import (
 )
 from lorainfra.engine.journal import Edit, Journal
 from lorainfra.engine.limiter import Limiter, Slot
+from lorainfra.engine.lockwatch import LockWatch
 from lorainfra.engine.planner import allow_adoption_hint
 from lorainfra.engine.poller import Poller
 from lorainfra.engine.progress import WaitProgress
@@ -46,6 +47,7 @@ class ApplyOptions:
     poll_max: float = 5.0
     heartbeat: float = 30.0
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    lock_check_interval: float = 1.0  # seconds of ``clock`` between asking the backend whether the lock is lost
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,11 @@ class Applier:
         self._acted = set(changes)
         steps = build_steps(plan, self.state)
         await self.journal.open()  # create the state document (lineage) up front
+        lock = LockWatch(self.backend, self.options.clock, self.options.lock_check_interval)
 
         async def run_step(step: Step) -> None:
             async with self._limiter.slot() as slot:
-                if self.backend is not None and (lost := await asyncio.to_thread(self.backend.lock_lost)):
+                if lost := await lock.lost():
                     raise LockError(f"not started: {lost}")  # a run that lost its lock starts nothing new
                 self.sink.emit(OperationStarted(step.address, step.op))
                 started = self.options.clock()

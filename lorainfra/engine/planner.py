@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorainfra.addresses import Address, with_fleet_items, yaml_quoted
+from lorainfra.config.by_kind import ByKind
 from lorainfra.config.hints import did_you_mean, join_hint
 from lorainfra.config.model import Config, Limits, Move, Resource
 from lorainfra.engine.events import EventSink, Note, RefreshDone
@@ -283,12 +284,13 @@ async def _check_creates(config: Config, provider: Provider, changes: Iterable[C
     gate = asyncio.Semaphore(10)
     diagnostics: list[Diagnostic] = []
     remote = ModelCache(provider, config.provider.limits)
+    resources = ByKind(config.resources)  # each kind's resources grouped once, not scanned per check
 
     async def check(change: Change) -> None:
         resource = config.resources[Address.parse(change.address)]
         async with gate:
             try:
-                found = await kind_of(change.kind).precheck(resource, config.resources, remote)
+                found = await kind_of(change.kind).precheck(resource, resources, remote)
                 diagnostics.extend(d.about(change.address) for d in found)
             except ApiError as exc:
                 if exc.status == 409:

@@ -9,6 +9,7 @@ from typing import Any
 
 from lorainfra import documented
 from lorainfra.addresses import Address, valid_id
+from lorainfra.config.by_kind import of_kind
 from lorainfra.config.decl import Decl
 from lorainfra.config.hints import did_you_mean, join_hint, short
 from lorainfra.config.model import Resource
@@ -66,8 +67,8 @@ def _planned_model(model_name: str, resources: Mapping[Address, Resource]) -> Re
     model_id = model_name.rpartition("/models/")[2]
     if "/models/" not in model_name:
         return None
-    return next((r for r in resources.values()
-                 if r.kind == MODEL.name and str(r.attributes.get("model_id") or r.name) == model_id), None)
+    return next((r for r in of_kind(resources, MODEL.name)
+                 if str(r.attributes.get("model_id") or r.name) == model_id), None)
 
 
 def _check_target(decl: Decl, target: str, deployments: Mapping[str, Decl], complete: bool) -> list[Diagnostic]:
@@ -116,11 +117,11 @@ async def _serverless_checks(
                               "Fireworks may refuse the load; if it does, attach the LoRA to a deployment with "
                               "addons: true", severity="warning"))
     same: list[Resource] = []
-    for other in sorted(resources.values(), key=lambda r: r.address):
-        if other.kind == resource.kind and other.attributes.get("serverless") is True:
-            info = await remote.get_model(str(other.attributes.get("model", "")))
-            if info is not None and info.base_model == base:
-                same.append(other)
+    # only the LoRAs, in address order (grouped once per plan by the planner), not every resource per LoRA
+    for other in (r for r in of_kind(resources, resource.kind) if r.attributes.get("serverless") is True):
+        info = await remote.get_model(str(other.attributes.get("model", "")))
+        if info is not None and info.base_model == base:
+            same.append(other)
     limit = remote.limits.serverless_per_base_model
     if len(same) > limit and resource in same[limit:]:
         out.append(Diagnostic(span, f"{len(same)} serverless LoRAs on base model {short(base)}; "

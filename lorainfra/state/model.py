@@ -28,11 +28,15 @@ class Entries(Mapping[str, V], Generic[V]):
     (issue 16). The key order is computed on first iteration and kept while the key set is unchanged.
     """
 
-    __slots__ = ("_items", "_order")
+    __slots__ = ("_items", "_order", "_trail")
 
     def __init__(self, items: Mapping[str, V] | None = None) -> None:
         self._items: dict[str, V] = dict(items or {})
         self._order: tuple[str, ...] | None = None
+        # the keys edited since construction, newest first, one cell each (a fresh root per construction).
+        # Versions derived by setting/removing share it, so a diff against an ancestor walks only the edits
+        # in between (a cell per edit: a key and a pointer, no copy of the entries kept alive)
+        self._trail = _Edit(0, "", None, None)
 
     @classmethod
     def of(cls, items: Mapping[str, V] | None) -> Entries[V]:
@@ -62,30 +66,64 @@ class Entries(Mapping[str, V], Generic[V]):
     def __repr__(self) -> str:
         return f"Entries({dict(self.items())!r})"
 
+    def _derived(self, items: dict[str, V], order: tuple[str, ...] | None, key: str) -> Entries[V]:
+        new: Entries[V] = Entries.__new__(Entries)
+        new._items, new._order = items, order
+        new._trail = _Edit(self._trail.depth + 1, key, self._trail, self._trail.root)
+        return new
+
     def setting(self, key: str, value: V) -> Entries[V]:
         """A copy with ``key`` set (the key order is kept when the key was already there)."""
-        new: Entries[V] = Entries.__new__(Entries)
-        new._items = self._items.copy()
-        new._order = self._order if key in self._items else None
-        new._items[key] = value
-        return new
+        items = self._items.copy()
+        order = self._order if key in items else None
+        items[key] = value
+        return self._derived(items, order, key)
 
     def changes_since(self, old: Mapping[str, V]) -> tuple[dict[str, V], list[str]]:
         """(set, removed): the entries that are not the same object in ``old``, and the keys ``old`` has and
-        this has not. Unordered, no sort: the local backend's change log records these (issue 16)."""
+        this has not. Unordered, no sort: the local backend's change log records these (issue 16).
+
+        When ``old`` is a version this one was derived from by ``setting``/``removing`` (the journal's last
+        commit), only the keys edited in between are looked at: O(edits), not O(entries)."""
         mine = self._items
-        put = {k: v for k, v in mine.items() if old.get(k) is not v}
-        return put, [k for k in old if k not in mine]
+        edited = self._edited_since(old)
+        if edited is None:  # not an ancestor: compare whole
+            return {k: v for k, v in mine.items() if old.get(k) is not v}, [k for k in old if k not in mine]
+        put = {k: mine[k] for k in edited if k in mine and old.get(k) is not mine[k]}
+        return put, [k for k in edited if k not in mine and k in old]
+
+    def _edited_since(self, old: Mapping[str, V]) -> set[str] | None:
+        """The keys edited between ``old`` and this version; None when ``old`` is not an ancestor."""
+        if not isinstance(old, Entries):
+            return None
+        target = old._trail
+        if target.root is not self._trail.root:  # built separately: no common trail
+            return None
+        cell: _Edit | None = self._trail
+        keys: set[str] = set()
+        while cell is not None and cell.depth > target.depth:
+            keys.add(cell.key)
+            cell = cell.previous
+        return keys if cell is target else None
 
     def removing(self, key: str) -> Entries[V]:
         """A copy without ``key`` (itself when the key is absent)."""
         if key not in self._items:
             return self
-        new: Entries[V] = Entries.__new__(Entries)
-        new._items = self._items.copy()
-        del new._items[key]
-        new._order = None
-        return new
+        items = self._items.copy()
+        del items[key]
+        return self._derived(items, None, key)
+
+
+class _Edit:
+    """One cell of an ``Entries`` edit trail: the key edited, how many edits since the root, the one before,
+    and the root (the cell a construction starts with; its own root)."""
+
+    __slots__ = ("depth", "key", "previous", "root")
+
+    def __init__(self, depth: int, key: str, previous: _Edit | None, root: _Edit | None) -> None:
+        self.depth, self.key, self.previous = depth, key, previous
+        self.root: _Edit = root if root is not None else self
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ says so (issue 13, item 9)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,17 +36,37 @@ class LoseOnFirstFinish(ListSink):
             lose()
 
 
+class Clock:
+    """The monotonic clock, moved on by ``skip``: the applier asks the backend about its lock at most once per
+    ``lock_check_interval`` of this clock, so the test moves it past one interval when the lock is lost."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def skip(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 def run_losing_lock(tmp_path: Path, backend: StateBackend, lose: Callable[[], None]) -> tuple[ApplyResult, ListSink]:
     folder = make_config(tmp_path / "cfg", ready_after=0.05)
     emu = Emulator(tmp_path / "emu.db", EmulatorOptions(ready_after=0.05, deployed_after=0.05))
+    clock = Clock()
+    options = replace(FAST, clock=clock)
+
+    def lose_and_let_an_interval_pass() -> None:
+        lose()
+        clock.skip(options.lock_check_interval)
 
     async def go() -> tuple[ApplyResult, ListSink]:
         provider = provider_for(emu)
         try:
             planned = await plan_async(folder, provider)
-            sink = LoseOnFirstFinish(lose)
+            sink = LoseOnFirstFinish(lose_and_let_an_interval_pass)
             with backend.lock("apply"):
-                result = await Applier(provider, backend, State.new(), sink, FAST).run(planned.plan)
+                result = await Applier(provider, backend, State.new(), sink, options).run(planned.plan)
             return result, sink
         finally:
             await provider.aclose()
@@ -106,3 +128,38 @@ def test_apply_stops_starting_operations_when_postgres_drops_the_lock_connection
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+class Counting(LocalBackend):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, who="test")
+        self.asked = 0
+
+    def lock_lost(self) -> str | None:
+        self.asked += 1
+        return super().lock_lost()
+
+
+def test_the_lock_is_asked_about_once_per_interval_not_once_per_operation(tmp_path: Path) -> None:
+    # issue 16: every step asked the backend (a thread hop and a syscall, or a database round trip, each);
+    # with the clock standing still every step of the apply starts inside one interval: one ask
+    backend = Counting(tmp_path / "cfg" / ".lorainfra" / "state.json")
+    folder = make_config(tmp_path / "cfg", ready_after=0.0)
+    emu = Emulator(tmp_path / "emu.db", EmulatorOptions(ready_after=0.0, deployed_after=0.0))
+
+    async def go() -> ApplyResult:
+        provider = provider_for(emu)
+        try:
+            planned = await plan_async(folder, provider)
+            with backend.lock("apply"):
+                return await Applier(provider, backend, State.new(), ListSink(), replace(FAST, clock=lambda: 0.0)).run(
+                    planned.plan)
+        finally:
+            await provider.aclose()
+
+    try:
+        result = asyncio.run(go())
+    finally:
+        emu.close()
+    assert result.ok and len(result.applied) >= 4, result
+    assert backend.asked == 1

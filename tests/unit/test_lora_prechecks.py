@@ -115,3 +115,29 @@ def test_an_external_deployment_is_bound_to_the_plan_account() -> None:
     assert lora.bind(full, {}, "acme")["deployment"] == "ext"
     assert lora.bind(full, {}, "other")["deployment"] == "accounts/acme/deployments/ext"
     assert lora.bind({"model": "m", "deployment": "base"}, {}, "acme")["deployment"] == "base"
+
+
+def test_the_serverless_check_orders_only_serverless_loras_not_every_resource(monkeypatch: Any) -> None:
+    # issue 16: each serverless LoRA's check sorted every resource of the plan (100 x 10,700 at fleet scale);
+    # it must order only the serverless LoRAs, so the work does not grow with the rest of the fleet
+    loras = [serverless(f"s{i}") for i in range(3)]
+    remote = Remote({r.attributes["model"]: GLM for r in loras}, Limits())
+    comparisons = {"n": 0}
+    original = Address.__lt__
+
+    def counted(self: Address, other: Address) -> bool:
+        comparisons["n"] += 1
+        return original(self, other)
+
+    monkeypatch.setattr(Address, "__lt__", counted)
+
+    def compared_with(others: int) -> int:
+        resources = {r.address: r for r in loras}
+        for i in range(others):
+            dep = Resource(Address("deployment", f"d{i:05}"), frozen_mapping({"base_model": GLM}), Span("d.yaml", 1, 1))
+            resources[dep.address] = dep
+        comparisons["n"] = 0
+        assert check(loras[0], resources, remote) == []
+        return comparisons["n"]
+
+    assert compared_with(2_000) == compared_with(0)
