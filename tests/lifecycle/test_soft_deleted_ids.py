@@ -96,23 +96,7 @@ def test_a_held_id_that_cannot_be_updated_in_place_is_hard_deleted_and_created_a
 
 def test_a_create_answered_409_by_a_soft_deleted_id_undeletes_and_updates(quickstart: Path) -> None:
     # the race: the plan saw no sql-helper; between the plan and the create someone made one and deleted it
-    ws = open_workspace(str(quickstart), None, ENV)
-    sink = ListSink()
-
-    async def meanwhile(_: Plan) -> bool:
-        await by_hand(quickstart, [("POST", DEPLOYMENTS, {"params": {"deploymentId": "sql-helper"}, "json": SQL_HELPER}),
-                                   ("DELETE", f"{DEPLOYMENTS}/sql-helper", {})])
-        return True
-
-    async def go() -> SessionResult:
-        async with ws.provider() as provider:
-            return await apply_session(ws.config, provider, ws.backend, plan_sink=ListSink(),
-                                       apply_sink=lambda _: sink, confirm=meanwhile,
-                                       options=SessionOptions(apply=FAST))
-
-    outcome = asyncio.run(go())
-    assert outcome.result is not None and outcome.result.ok, (outcome.result and outcome.result.failed)
-    notes = [e.message for e in sink.events if isinstance(e, Note)]
+    notes = _apply_after_a_colleague_made_and_deleted_it(quickstart, settle=True)
     assert ("deployment.sql-helper: the ID is held by a soft-deleted deployment (accounts/quickstart/deployments/"
             "sql-helper); apply undeletes it and updates it") in notes
     live = live_deployment(quickstart, "sql-helper")
@@ -123,12 +107,25 @@ def test_a_create_answered_409_by_a_soft_deleted_id_undeletes_and_updates(quicks
 
 def test_a_create_answered_409_while_the_id_is_still_being_deleted_waits_then_undeletes(quickstart: Path) -> None:
     # the same race, caught while the colleague's delete is still running (DELETING): apply waits for its end
+    notes = _apply_after_a_colleague_made_and_deleted_it(quickstart, settle=False)
+    assert notes[:2] == [
+        "deployment.sql-helper: accounts/quickstart/deployments/sql-helper is DELETING; waiting for that delete to end",
+        "deployment.sql-helper: the ID is held by a soft-deleted deployment (accounts/quickstart/deployments/"
+        "sql-helper); apply undeletes it and updates it"]
+    live = live_deployment(quickstart, "sql-helper")
+    assert (live["state"], live["max_replica_count"], live["display_name"]) == ("READY", 1, "SQL helper (live merge)")
+    assert plan(quickstart).plan.has_changes is False
+
+
+def _apply_after_a_colleague_made_and_deleted_it(quickstart: Path, *, settle: bool) -> list[str]:
+    """Apply, with someone creating sql-helper and deleting it between the plan and the create (the race); the
+    apply's notes. ``settle``: their delete has ended (DELETED) before the create, else it is still DELETING."""
     ws = open_workspace(str(quickstart), None, ENV)
     sink = ListSink()
 
     async def meanwhile(_: Plan) -> bool:
         await by_hand(quickstart, [("POST", DEPLOYMENTS, {"params": {"deploymentId": "sql-helper"}, "json": SQL_HELPER}),
-                                   ("DELETE", f"{DEPLOYMENTS}/sql-helper", {})], settle=False)
+                                   ("DELETE", f"{DEPLOYMENTS}/sql-helper", {})], settle=settle)
         return True
 
     async def go() -> SessionResult:
@@ -139,11 +136,4 @@ def test_a_create_answered_409_while_the_id_is_still_being_deleted_waits_then_un
 
     outcome = asyncio.run(go())
     assert outcome.result is not None and outcome.result.ok, (outcome.result and outcome.result.failed)
-    notes = [e.message for e in sink.events if isinstance(e, Note)]
-    assert notes[:2] == [
-        "deployment.sql-helper: accounts/quickstart/deployments/sql-helper is DELETING; waiting for that delete to end",
-        "deployment.sql-helper: the ID is held by a soft-deleted deployment (accounts/quickstart/deployments/"
-        "sql-helper); apply undeletes it and updates it"]
-    live = live_deployment(quickstart, "sql-helper")
-    assert (live["state"], live["max_replica_count"], live["display_name"]) == ("READY", 1, "SQL helper (live merge)")
-    assert plan(quickstart).plan.has_changes is False
+    return [e.message for e in sink.events if isinstance(e, Note)]
