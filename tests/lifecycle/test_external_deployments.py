@@ -10,7 +10,7 @@ from typing import Any
 from lorainfra.cli.context import open_workspace
 from lorainfra.frozen import frozen_mapping
 from lorainfra.plan.model import Action
-from tests.lifecycle.test_lifecycle import ENV, actions, apply, plan
+from tests.lifecycle.test_lifecycle import ENV, actions, apply, plan, until_ready
 
 MAIN = ("provider:\n  account: quickstart\n  endpoint: local\n"
         "  emulator: {ready_after: 0.05s, deployed_after: 0.05s, delete_after: 0.05s}\n")
@@ -38,8 +38,7 @@ def other_team_creates(root: Path, deployment_id: str = "team-base", **attribute
     async def go() -> None:
         async with ws.provider() as provider:
             obj = await provider.create("deployment", deployment_id, frozen_mapping(attrs))
-            while (live := await provider.get("deployment", obj.name)) is None or live.state != "READY":
-                await asyncio.sleep(0.02)  # polling the emulator until the condition holds, not a fixed wait
+            await until_ready(provider, obj.name)
 
     asyncio.run(go())
 

@@ -23,7 +23,7 @@ from lorainfra.plan.model import Action
 from lorainfra.state.model import PendingOp, State
 from tests.e2e.helpers import Result, cli
 from tests.e2e.helpers import cli as run_cli
-from tests.lifecycle.test_lifecycle import ENV, FAST, apply, live_objects, plan
+from tests.lifecycle.test_lifecycle import ENV, FAST, apply, live_objects, plan, until_ready
 
 
 class StopAt:
@@ -283,12 +283,7 @@ def change_live(folder: Path, remote_name: str, **values: object) -> None:
             obj = await provider.get("deployment", remote_name)
             assert obj is not None
             await provider.update("deployment", obj.name, {**obj.attributes, **values}, tuple(values))
-            for _ in range(2000):  # wait (on the condition) until it is READY again: a plan then sees it settled
-                obj = await provider.get("deployment", remote_name)
-                if obj is not None and obj.state == "READY":
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError(f"{remote_name} did not become READY again")
+            await until_ready(provider, remote_name)  # READY again: a plan then sees it settled
 
     asyncio.run(go())
 

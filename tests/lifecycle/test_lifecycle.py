@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from lorainfra.engine.planner import Planned, PlanOptions, make_plan
 from lorainfra.engine.session import SessionOptions, SessionResult, apply_session
 from lorainfra.errors import StateError
 from lorainfra.plan.model import Action
+from lorainfra.providers.base import Provider
 from lorainfra.state.model import State
 
 ENV: dict[str, str] = {}
@@ -49,6 +51,14 @@ def apply(folder: Path, destroy: bool = False) -> ApplyResult:
 
 def actions(p: Planned) -> dict[str, Action]:
     return {c.address: c.action for c in p.plan.actionable}
+
+
+async def until_ready(provider: Provider, name: str, limit: float = 20.0) -> None:
+    """Poll the emulated deployment ``name`` until it is READY (a condition, with a deadline)."""
+    deadline = time.monotonic() + limit
+    while (obj := await provider.get("deployment", name)) is None or obj.state != "READY":
+        assert time.monotonic() < deadline, f"{name} did not become READY"
+        await asyncio.sleep(0.01)
 
 
 def live_objects(folder: Path) -> dict[str, str]:
