@@ -20,33 +20,30 @@ MODELS_PER_FLEET = 12  # LoRA models, shared by every deployment (plan fleets lo
 MODELS_ACCOUNT = "bench"  # the LoRA models live here; every benchmark account loads them
 
 
-def lora_models(account: str = MODELS_ACCOUNT, n: int = MODELS_PER_FLEET) -> list[dict[str, Any]]:
-    """Seed Model objects (wire format): READY LoRA addons trained on Llama 3.1 8B."""
+def _peft_models(account: str, names: list[tuple[str, str]], base: str, rank: int) -> list[dict[str, Any]]:
+    """READY LoRA addon Model objects (wire format) trained on ``base``: (model ID, display name) each."""
     return [
         {
-            "name": f"accounts/{account}/models/bench-lora-{i:02d}",
-            "displayName": f"bench LoRA {i}",
+            "name": f"accounts/{account}/models/{model_id}",
+            "displayName": display,
             "kind": "HF_PEFT_ADDON",
             "state": "READY",
-            "peftDetails": {"baseModel": LLAMA_8B, "r": 16, "targetModules": ["q_proj", "v_proj"]},
+            "peftDetails": {"baseModel": base, "r": rank, "targetModules": ["q_proj", "v_proj"]},
         }
-        for i in range(n)
+        for model_id, display in names
     ]
+
+
+def lora_models(account: str = MODELS_ACCOUNT, n: int = MODELS_PER_FLEET) -> list[dict[str, Any]]:
+    """Seed Model objects (wire format): READY LoRA addons trained on Llama 3.1 8B."""
+    return _peft_models(account, [(f"bench-lora-{i:02d}", f"bench LoRA {i}") for i in range(n)], LLAMA_8B, 16)
 
 
 def serverless_models(n: int, account: str = MODELS_ACCOUNT) -> list[dict[str, Any]]:
     """Seed Model objects for serverless LoRAs: one per LoRA (a model loads serverless once), on a base
     model that supports serverless LoRA."""
-    return [
-        {
-            "name": f"accounts/{account}/models/bench-serverless-{i:03d}",
-            "displayName": f"bench serverless LoRA {i}",
-            "kind": "HF_PEFT_ADDON",
-            "state": "READY",
-            "peftDetails": {"baseModel": SERVERLESS_BASE, "r": 8, "targetModules": ["q_proj", "v_proj"]},
-        }
-        for i in range(n)
-    ]
+    return _peft_models(account, [(f"bench-serverless-{i:03d}", f"bench serverless LoRA {i}") for i in range(n)],
+                        SERVERLESS_BASE, 8)
 
 
 def write_seed_file(path: Path, models: list[dict[str, Any]]) -> Path:
