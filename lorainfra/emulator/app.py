@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from lorainfra.emulator import deployed_models, deployments, models, routes, shapes, uploads
@@ -23,6 +23,7 @@ from lorainfra.emulator.faults import FaultInjector
 from lorainfra.emulator.options import EmulatorOptions
 from lorainfra.emulator.ratelimit import RateLimiter
 from lorainfra.emulator.store import Store
+from lorainfra.emulator.wire import Rendered, dumps
 
 __all__ = ["Emulator", "EmulatorOptions"]
 
@@ -76,16 +77,16 @@ class Emulator:
         try:
             return await self._dispatch(request)
         except RpcError as err:
-            return JSONResponse(err.body(), status_code=err.http_status, headers=err.headers)
+            return _json(err.body(), status_code=err.http_status, headers=err.headers)
         except Exception as exc:  # a bug: answer INTERNAL rather than a bare 500 page
             log.exception("emulator error on %s %s", request.method, request.url.path)
             internal = RpcError(13, f"internal emulator error: {type(exc).__name__}: {exc}")
-            return JSONResponse(internal.body(), status_code=500)
+            return _json(internal.body(), status_code=500)
 
     async def _dispatch(self, request: Request) -> Response:
         path, method = request.url.path, request.method
         if path == "/emulator/v1/health":
-            return JSONResponse({"status": "ok", "now": rfc3339(self.now())})
+            return _json({"status": "ok", "now": rfc3339(self.now())})
         if path.startswith(("/emulator/v1/uploads/", "/emulator/v1/downloads/")):
             return await self._files(request)
         self._authenticate(request)
@@ -100,7 +101,7 @@ class Emulator:
         req = routes.Req(
             method, params, dict(request.query_params), body, str(request.base_url), dict(request.headers)
         )
-        return JSONResponse(handler(self.ctx, req))
+        return _json(handler(self.ctx, req))
 
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -114,14 +115,14 @@ class Emulator:
     async def _clock(self, request: Request) -> Response:
         path = request.url.path
         if path == "/emulator/v1/clock" and request.method == "GET":
-            return JSONResponse({"now": rfc3339(self.now())})
+            return _json({"now": rfc3339(self.now())})
         if path == "/emulator/v1/clock:advance" and request.method == "POST":
             body = await _json_body(request)
             seconds = body.get("seconds")
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
                 raise invalid("seconds must be a non-negative number", field="seconds")
             self.advance(float(seconds))
-            return JSONResponse({"now": rfc3339(self.now())})
+            return _json({"now": rfc3339(self.now())})
         raise RpcError(NOT_FOUND, f"no such emulator path: {request.method} {path}")
 
     async def _files(self, request: Request) -> Response:
@@ -135,6 +136,11 @@ class Emulator:
             path = uploads.get_file(self.ctx, model, unquote(filename), signature)
             return FileResponse(path, media_type="application/octet-stream")
         raise RpcError(UNIMPLEMENTED, f"method {request.method} is not supported on {request.url.path}")
+
+
+def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    raw = body.body if isinstance(body, Rendered) else dumps(body).encode("utf-8")
+    return Response(raw, status_code=status_code, headers=headers, media_type="application/json")
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

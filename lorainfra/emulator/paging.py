@@ -153,8 +153,8 @@ def decode_token(token: str, fp: str) -> list[Any]:
     return values
 
 
-def run_list(db: sqlite3.Connection, q: ListQuery) -> tuple[list[dict[str, Any]], str, int]:
-    """Return (wire objects, nextPageToken or '', totalSize)."""
+def run_list(db: sqlite3.Connection, q: ListQuery) -> tuple[list[str], str, int]:
+    """Return (the page's wire objects as stored JSON texts, nextPageToken or '', totalSize)."""
     fclauses, fparams = parse_filter(q.filter, q.columns)
     where = [*q.where, *fclauses]
     params: list[Any] = [*q.params, *fparams]
@@ -182,7 +182,7 @@ def run_list(db: sqlite3.Connection, q: ListQuery) -> tuple[list[dict[str, Any]]
     ).fetchall()
     more = len(rows) > q.page_size
     rows = rows[: q.page_size]
-    items = [json.loads(r["data"]) for r in rows]
+    items = [str(r["data"]) for r in rows]
     token = ""
     if more and rows:
         token = encode_token(fp, [rows[-1][f"k{i}"] for i in range(len(order))])

@@ -11,6 +11,7 @@ from lorainfra.emulator import deployed_models, deployments, models, shapes, upl
 from lorainfra.emulator.context import Ctx
 from lorainfra.emulator.errors import invalid
 from lorainfra.emulator.paging import apply_read_mask, page_size_from
+from lorainfra.emulator.wire import Rendered, list_page
 
 
 @dataclass
@@ -47,10 +48,9 @@ def _list_params(req: Req) -> dict[str, Any]:
     }
 
 
-def _envelope(key: str, result: tuple[list, str, int], req: Req) -> dict[str, Any]:
+def _envelope(key: str, result: tuple[list[str], str, int], req: Req) -> Rendered:
     items, token, total = result
-    mask = req.q("readMask")
-    return {key: [apply_read_mask(i, mask) for i in items], "nextPageToken": token, "totalSize": total}
+    return list_page(key, items, token, total, req.q("readMask"))
 
 
 def _one(obj: dict[str, Any], req: Req) -> dict[str, Any]:
