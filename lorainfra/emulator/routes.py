@@ -26,6 +26,8 @@ class Req:
     headers: dict[str, str] = field(default_factory=dict)
 
     def q(self, key: str, default: str = "") -> str:
+        if not self.query:  # most requests have no query string
+            return default
         snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
         return self.query.get(key, self.query.get(snake, default))
 
@@ -226,16 +228,21 @@ def _match(ctx: Ctx, req: Req) -> Any:
     return shapes.match(ctx, req.params["account"], req.body)
 
 
-COMPILED: list[tuple[str, re.Pattern[str], Handler]] = [(m, re.compile(p + "$"), h) for m, p, h in ROUTES]
+def _by_method(table: list[tuple[str, str, Handler]]) -> dict[str, list[tuple[re.Pattern[str], Handler]]]:
+    out: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
+    for method, pattern, handler in table:
+        out.setdefault(method, []).append((re.compile(pattern + "$"), handler))
+    return out
+
+
+COMPILED = _by_method(ROUTES)
 
 
 def resolve(method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
-    """-> (handler, path params, path_known)."""
-    known = False
-    for m, rx, handler in COMPILED:
+    """-> (handler, path params, path_known); only the method's own routes are tried first."""
+    for rx, handler in COMPILED.get(method, ()):
         match = rx.match(path)
         if match:
-            known = True
-            if m == method:
-                return handler, match.groupdict(), True
+            return handler, match.groupdict(), True
+    known = any(rx.match(path) for m, routes in COMPILED.items() if m != method for rx, _ in routes)
     return None, {}, known

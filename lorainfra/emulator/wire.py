@@ -30,8 +30,11 @@ class Rendered:
     body: bytes
 
 
+_REENCODE = ("\\u", "NaN", "Infinity")  # stored texts that encoding the decoded object could change
+
+
 def _item(stored: str, mask: str) -> str:
-    if mask or "\\u" in stored or "NaN" in stored or "Infinity" in stored:
+    if mask or any(marker in stored for marker in _REENCODE):
         return dumps(apply_read_mask(json.loads(stored), mask))
     return stored
 
@@ -39,6 +42,8 @@ def _item(stored: str, mask: str) -> str:
 def list_page(key: str, stored: Sequence[str], next_token: str, total: int, mask: str = "") -> Rendered:
     """``{key: [...], "nextPageToken": ..., "totalSize": ...}`` from the stored JSON texts of the page's items."""
     mask = "" if mask.strip() in ("", "*") else mask
-    items = ",".join(_item(text, mask) for text in stored)
+    items = "" if mask else ",".join(stored)
+    if mask or any(marker in items for marker in _REENCODE):  # checked once per page, then per item
+        items = ",".join(_item(text, mask) for text in stored)
     body = f"{{{dumps(key)}:[{items}],\"nextPageToken\":{dumps(next_token)},\"totalSize\":{int(total)}}}"
     return Rendered(body.encode("utf-8"))
