@@ -182,3 +182,24 @@ def test_list_bodies_are_the_encoding_of_their_objects(api: Api) -> None:
         body = response.json()
         assert response.content == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     assert "déploiement ☃".encode() in api.get(D).content
+
+
+def test_total_size_is_counted_once_per_listing(api: Api, clock: FakeClock) -> None:
+    """totalSize is counted on the first page and carried in the page token (was a COUNT(*) per page, issue 16)."""
+    for i in range(5):
+        api.create_deployment(f"d{i}")
+        clock.tick(1)
+    counts: list[str] = []
+    api.emu.store._conn.set_trace_callback(lambda sql: counts.append(sql) if "COUNT(*)" in sql else None)
+    try:
+        first = api.get(D, params={"pageSize": 2}).json()
+        api.create_deployment("late")  # made while the listing is under way: in a later page, not in its total
+        pages = [first]
+        while pages[-1]["nextPageToken"]:
+            pages.append(api.get(D, params={"pageSize": 2, "pageToken": pages[-1]["nextPageToken"]}).json())
+    finally:
+        api.emu.store._conn.set_trace_callback(None)
+    assert len(pages) == 3 and len(counts) == 1
+    assert [p["totalSize"] for p in pages] == [5, 5, 5]
+    assert sum(len(p["deployments"]) for p in pages) == 6
+    assert api.get(D, params={"pageSize": 2}).json()["totalSize"] == 6  # a new listing counts again
