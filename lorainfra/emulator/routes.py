@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lorainfra.emulator import deployed_models, deployments, models, shapes, uploads
@@ -22,8 +22,11 @@ class Req:
     params: dict[str, str]
     query: dict[str, str]
     body: dict[str, Any]
-    base_url: str
-    headers: dict[str, str] = field(default_factory=dict)
+    base_url_of: Callable[[], str]  # the request's base URL, worked out only by the handlers that need it
+
+    @property
+    def base_url(self) -> str:
+        return self.base_url_of()
 
     def q(self, key: str, default: str = "") -> str:
         if not self.query:  # most requests have no query string

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -73,6 +74,33 @@ def test_health_needs_no_auth_but_clock_does(make_api: MakeApi) -> None:
     anon = make_api(token=None)
     assert anon.get("/emulator/v1/health").json()["status"] == "ok"
     assert_rpc_error(anon.get("/emulator/v1/clock"), 16, 401)
+
+
+def test_http_layer_without_starlette_router(api: Api, tmp_path: Path) -> None:
+    """The inner app answers like the starlette route it replaced: 405 for other methods, HEAD reaches the
+    dispatcher, query strings parse the same way (last value wins, blank values kept), lifespan completes."""
+    assert not hasattr(api.emu, "starlette_app")  # no router/middleware stack per request (issue 16)
+    options = api.call("OPTIONS", D)
+    assert options.status_code == 405 and options.text == "Method Not Allowed"
+    assert options.headers["allow"] == "GET, POST, PATCH, PUT, DELETE, HEAD"
+    assert api.call("HEAD", D).status_code == 501
+    for i in range(3):
+        api.create_deployment(f"d{i}")
+    assert len(api.get(D + "?pageSize=1&pageSize=2").json()["deployments"]) == 2
+    assert api.get(D + "?filter=&pageSize=1").json()["nextPageToken"]
+    assert_rpc_error(api.get(D, headers={"Authorization": ""}), 16, 401)
+
+    sent: list[dict[str, str]] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, str]:
+        return next(messages)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message)
+
+    asyncio.run(api.emu.http_app({"type": "lifespan"}, receive, send))
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
 def _run_many(api: Api, n: int) -> dict[str, int]:
