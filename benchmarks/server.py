@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 
 from lorainfra.emulator.options import EmulatorOptions
-from lorainfra.emulator.server import build
+from lorainfra.emulator.server import build, uvicorn_config
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -63,7 +63,7 @@ def main() -> None:
     emulator = build(a.db, options, a.seed)
     print(f"benchmark emulator listening on http://127.0.0.1:{a.port}", flush=True)
     try:
-        uvicorn.run(Counter(emulator.app), host="127.0.0.1", port=a.port, log_level="warning")
+        uvicorn.Server(uvicorn_config(Counter(emulator.app), host="127.0.0.1", port=a.port)).run()
     finally:
         emulator.close()
 

@@ -1,4 +1,4 @@
-"""Local Fireworks control-plane emulator (starlette app over SQLite) for tests and offline use."""
+"""Local Fireworks control-plane emulator (an ASGI app over SQLite) for tests and offline use."""
 
 from lorainfra.emulator.app import Emulator, EmulatorOptions
 from lorainfra.emulator.server import serve

@@ -322,7 +322,7 @@ def get(ctx: Ctx, account: str, dm_id: str) -> dict[str, Any]:
         return _live(db, account, dm_id)["data"]
 
 
-def list_(ctx: Ctx, account: str, params: dict[str, Any]) -> tuple[list, str, int]:
+def list_(ctx: Ctx, account: str, params: dict[str, Any]) -> tuple[list[str], str, int]:
     q = ListQuery(TABLE, ("account = ?",), (account,), COLUMNS, "name", **params)
     with ctx.tx() as (db, _):
         return run_list(db, q)

@@ -273,7 +273,7 @@ def get(ctx: Ctx, account: str, deployment_id: str) -> dict[str, Any]:
         return _live(db, account, deployment_id)["data"]
 
 
-def list_(ctx: Ctx, account: str, params: dict[str, Any], show_deleted: bool) -> tuple[list, str, int]:
+def list_(ctx: Ctx, account: str, params: dict[str, Any], show_deleted: bool) -> tuple[list[str], str, int]:
     where = ["account = ?"] + ([] if show_deleted else ["state != 'DELETED'"])
     q = ListQuery(
         TABLE, tuple(where), (account,), COLUMNS, "create_time", extra_fingerprint=(show_deleted,), **params

@@ -226,7 +226,7 @@ def get(ctx: Ctx, account: str, model_id: str) -> dict[str, Any]:
         return data
 
 
-def list_(ctx: Ctx, account: str, params: dict[str, Any]) -> tuple[list, str, int]:
+def list_(ctx: Ctx, account: str, params: dict[str, Any]) -> tuple[list[str], str, int]:
     q = ListQuery(TABLE, ("account = ?",), (account,), COLUMNS, "name", **params)
     with ctx.tx() as (db, _):
         return run_list(db, q)

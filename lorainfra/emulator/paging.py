@@ -135,36 +135,41 @@ def _fingerprint(q: ListQuery) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def encode_token(fp: str, values: list[Any]) -> str:
-    raw = json.dumps({"f": fp, "v": values}, separators=(",", ":")).encode()
+def encode_token(fp: str, values: list[Any], total: int) -> str:
+    raw = json.dumps({"f": fp, "v": values, "t": total}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str, fp: str) -> list[Any]:
+def decode_token(token: str, fp: str) -> tuple[list[Any], int | None]:
+    """-> (the last page's sort key, the listing's totalSize; None from a token made before it was carried)."""
     try:
         padded = token + "=" * (-len(token) % 4)
         obj = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        values = obj["v"]
-        ok = obj["f"] == fp and isinstance(values, list)
-    except (ValueError, KeyError, TypeError) as exc:
+        values, total = obj["v"], obj.get("t")
+        ok = obj["f"] == fp and isinstance(values, list) and (total is None or type(total) is int)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise invalid(f"invalid pageToken {token!r}", field="pageToken") from exc
     if not ok:
         raise invalid("pageToken does not match the other list parameters", field="pageToken")
-    return values
+    return values, total
 
 
-def run_list(db: sqlite3.Connection, q: ListQuery) -> tuple[list[dict[str, Any]], str, int]:
-    """Return (wire objects, nextPageToken or '', totalSize)."""
+def run_list(db: sqlite3.Connection, q: ListQuery) -> tuple[list[str], str, int]:
+    """Return (the page's wire objects as stored JSON texts, nextPageToken or '', totalSize).
+
+    totalSize is counted on a listing's first page and carried in its page tokens: a COUNT(*) on every
+    page made paging through N rows O(N x pages).
+    """
     fclauses, fparams = parse_filter(q.filter, q.columns)
     where = [*q.where, *fclauses]
     params: list[Any] = [*q.params, *fparams]
     order = parse_order(q.order_by, q.columns, q.default_order)
     base_where = " AND ".join(where) or "1"
-    total = int(db.execute(f"SELECT COUNT(*) FROM {q.table} WHERE {base_where}", params).fetchone()[0])
     fp = _fingerprint(q)
     page_where, page_params = list(where), list(params)
+    total: int | None = None
     if q.page_token:
-        last = decode_token(q.page_token, fp)
+        last, total = decode_token(q.page_token, fp)
         if len(last) != len(order):
             raise invalid("pageToken does not match orderBy", field="pageToken")
         ors = []
@@ -173,6 +178,8 @@ def run_list(db: sqlite3.Connection, q: ListQuery) -> tuple[list[dict[str, Any]]
             ors.append("(" + " AND ".join([*eqs, f"{expr} {'<' if desc else '>'} ?"]) + ")")
             page_params.extend([*last[:i], last[i]])
         page_where.append("(" + " OR ".join(ors) + ")")
+    if total is None:
+        total = int(db.execute(f"SELECT COUNT(*) FROM {q.table} WHERE {base_where}", params).fetchone()[0])
     order_sql = ", ".join(f"{e} {'DESC' if d else 'ASC'}" for e, d in order)
     key_sql = ", ".join(f"{e} AS k{i}" for i, (e, _) in enumerate(order))
     rows = db.execute(
@@ -182,10 +189,10 @@ def run_list(db: sqlite3.Connection, q: ListQuery) -> tuple[list[dict[str, Any]]
     ).fetchall()
     more = len(rows) > q.page_size
     rows = rows[: q.page_size]
-    items = [json.loads(r["data"]) for r in rows]
+    items = [str(r["data"]) for r in rows]
     token = ""
     if more and rows:
-        token = encode_token(fp, [rows[-1][f"k{i}"] for i in range(len(order))])
+        token = encode_token(fp, [rows[-1][f"k{i}"] for i in range(len(order))], total)
     return items, token, total
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lorainfra.emulator import deployed_models, deployments, models, shapes, uploads
 from lorainfra.emulator.context import Ctx
 from lorainfra.emulator.errors import invalid
 from lorainfra.emulator.paging import apply_read_mask, page_size_from
+from lorainfra.emulator.wire import Rendered, list_page
 
 
 @dataclass
@@ -21,10 +22,15 @@ class Req:
     params: dict[str, str]
     query: dict[str, str]
     body: dict[str, Any]
-    base_url: str
-    headers: dict[str, str] = field(default_factory=dict)
+    base_url_of: Callable[[], str]  # the request's base URL, worked out only by the handlers that need it
+
+    @property
+    def base_url(self) -> str:
+        return self.base_url_of()
 
     def q(self, key: str, default: str = "") -> str:
+        if not self.query:  # most requests have no query string
+            return default
         snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
         return self.query.get(key, self.query.get(snake, default))
 
@@ -47,10 +53,9 @@ def _list_params(req: Req) -> dict[str, Any]:
     }
 
 
-def _envelope(key: str, result: tuple[list, str, int], req: Req) -> dict[str, Any]:
+def _envelope(key: str, result: tuple[list[str], str, int], req: Req) -> Rendered:
     items, token, total = result
-    mask = req.q("readMask")
-    return {key: [apply_read_mask(i, mask) for i in items], "nextPageToken": token, "totalSize": total}
+    return list_page(key, items, token, total, req.q("readMask"))
 
 
 def _one(obj: dict[str, Any], req: Req) -> dict[str, Any]:
@@ -226,16 +231,21 @@ def _match(ctx: Ctx, req: Req) -> Any:
     return shapes.match(ctx, req.params["account"], req.body)
 
 
-COMPILED: list[tuple[str, re.Pattern[str], Handler]] = [(m, re.compile(p + "$"), h) for m, p, h in ROUTES]
+def _by_method(table: list[tuple[str, str, Handler]]) -> dict[str, list[tuple[re.Pattern[str], Handler]]]:
+    out: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
+    for method, pattern, handler in table:
+        out.setdefault(method, []).append((re.compile(pattern + "$"), handler))
+    return out
+
+
+COMPILED = _by_method(ROUTES)
 
 
 def resolve(method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
-    """-> (handler, path params, path_known)."""
-    known = False
-    for m, rx, handler in COMPILED:
+    """-> (handler, path params, path_known); only the method's own routes are tried first."""
+    for rx, handler in COMPILED.get(method, ()):
         match = rx.match(path)
         if match:
-            known = True
-            if m == method:
-                return handler, match.groupdict(), True
+            return handler, match.groupdict(), True
+    known = any(rx.match(path) for m, routes in COMPILED.items() if m != method for rx, _ in routes)
     return None, {}, known

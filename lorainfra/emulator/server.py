@@ -30,6 +30,15 @@ def build(db: str, options: EmulatorOptions, seed_file: str | None = None) -> Em
     return Emulator(db, options)
 
 
+def uvicorn_config(app: Any, *, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
+    """How the emulator is served: uvicorn with the httptools HTTP parser (a dependency).
+
+    h11, uvicorn's pure-Python fallback, costs about a fifth of the served emulator's CPU per request;
+    naming httptools (rather than uvicorn's "auto") makes a missing install fail at start, not run slower.
+    """
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, http="httptools")
+
+
 def serve(
     *,
     host: str = "127.0.0.1",
@@ -42,6 +51,6 @@ def serve(
     emulator = build(db, options, seed_file)
     print(f"lorainfra emulator listening on http://{host}:{port} (db {db})", flush=True)
     try:
-        uvicorn.run(emulator.app, host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn_config(emulator.app, host=host, port=port)).run()
     finally:
         emulator.close()

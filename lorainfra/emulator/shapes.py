@@ -128,7 +128,7 @@ def get_shape(ctx: Ctx, account: str, shape_id: str) -> dict[str, Any]:
 
 def list_shapes(
     ctx: Ctx, account: str, params: dict[str, Any], target_model: str | None
-) -> tuple[list, str, int]:
+) -> tuple[list[str], str, int]:
     where: list[str] = []
     args: list[Any] = []
     with ctx.tx() as (db, _):
@@ -139,7 +139,7 @@ def list_shapes(
         return run_list(db, q)
 
 
-def list_versions(ctx: Ctx, account: str, shape_id: str, params: dict[str, Any]) -> tuple[list, str, int]:
+def list_versions(ctx: Ctx, account: str, shape_id: str, params: dict[str, Any]) -> tuple[list[str], str, int]:
     where: list[str] = []
     args: list[Any] = []
     with ctx.tx() as (db, _):

@@ -326,3 +326,15 @@ def test_update_mask_unknown_path(api: Api) -> None:
     api.post(D, params={"deploymentId": "x"}, json={"baseModel": LLAMA, "deploymentShape": SHAPE})
     resp = api.patch(f"{D}/x", params={"updateMask": "no_such_field"}, json={"baseModel": LLAMA})
     assert_rpc_error(resp, 3, 400, contains="updateMask")
+
+
+def test_route_resolution_by_method() -> None:
+    """Routes are looked up among the method's own first; a known path with another method is UNIMPLEMENTED."""
+    from lorainfra.emulator import routes
+
+    handler, params, known = routes.resolve("GET", D + "/d1")
+    assert handler is routes._get_deployment and params == {"account": ACCOUNT, "id": "d1"} and known
+    assert routes.resolve("PATCH", D + "/d1:scale")[0] is routes._scale_deployment
+    assert routes.resolve("POST", D + "/d1:scale")[0] is routes._scale_deployment
+    assert routes.resolve("PUT", D) == (None, {}, True)
+    assert routes.resolve("GET", f"/v1/accounts/{ACCOUNT}/nothing") == (None, {}, False)

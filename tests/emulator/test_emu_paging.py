@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+
+import pytest
 
 from lorainfra.emulator.store import insert_row
 from tests.emulator.emukit import ACCOUNT, LLAMA, Api, FakeClock, assert_rpc_error, ready_deployment
@@ -154,3 +157,49 @@ def test_large_lists_stay_fast(api: Api, clock: FakeClock) -> None:
     # plus one auto-deployed base-model row, made with the template deployment (auto_deploy_base)
     assert len(loras) == len(set(loras)) == 10001 == len(filtered)
     assert elapsed < 10, f"paging 21,000 rows took {elapsed:.1f}s"
+
+
+def test_list_pages_splice_stored_rows_without_parsing(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page is spliced from the stored JSON texts: no json.loads per item (was one per item, issue 16)."""
+    for i in range(12):
+        api.create_deployment(f"d{i}")
+    calls = []
+    real = json.loads
+    monkeypatch.setattr(json, "loads", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    response = api.get(D, params={"pageSize": 10})
+    monkeypatch.undo()
+    assert len(response.json()["deployments"]) == 10
+    assert len(calls) < 10
+
+
+def test_list_bodies_are_the_encoding_of_their_objects(api: Api) -> None:
+    """Spliced pages are byte-for-byte the response encoding of the decoded objects, non-ASCII included."""
+    api.create_deployment("plain", displayName="ascii")
+    api.create_deployment("accented", displayName="déploiement ☃")
+    for params in ({}, {"pageSize": 1}, {"readMask": "name,displayName"}, {"readMask": "*"}):
+        response = api.get(D, params=params)
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert response.content == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    assert "déploiement ☃".encode() in api.get(D).content
+
+
+def test_total_size_is_counted_once_per_listing(api: Api, clock: FakeClock) -> None:
+    """totalSize is counted on the first page and carried in the page token (was a COUNT(*) per page, issue 16)."""
+    for i in range(5):
+        api.create_deployment(f"d{i}")
+        clock.tick(1)
+    counts: list[str] = []
+    api.emu.store._conn.set_trace_callback(lambda sql: counts.append(sql) if "COUNT(*)" in sql else None)
+    try:
+        first = api.get(D, params={"pageSize": 2}).json()
+        api.create_deployment("late")  # made while the listing is under way: in a later page, not in its total
+        pages = [first]
+        while pages[-1]["nextPageToken"]:
+            pages.append(api.get(D, params={"pageSize": 2, "pageToken": pages[-1]["nextPageToken"]}).json())
+    finally:
+        api.emu.store._conn.set_trace_callback(None)
+    assert len(pages) == 3 and len(counts) == 1
+    assert [p["totalSize"] for p in pages] == [5, 5, 5]
+    assert sum(len(p["deployments"]) for p in pages) == 6
+    assert api.get(D, params={"pageSize": 2}).json()["totalSize"] == 6  # a new listing counts again

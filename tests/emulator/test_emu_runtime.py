@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import uvicorn
 
 from lorainfra.emulator import Emulator, EmulatorOptions
 from lorainfra.emulator.faults import InjectedDisconnect
-from lorainfra.emulator.server import build, load_seed_file
+from lorainfra.emulator.server import build, load_seed_file, uvicorn_config
 from tests.emulator.emukit import ACCOUNT, Api, FakeClock, MakeApi, assert_rpc_error, ready_deployment
 
 D = f"/v1/accounts/{ACCOUNT}/deployments"
@@ -42,6 +43,21 @@ def test_persistence_across_instances(tmp_path: Path, clock: FakeClock) -> None:
         three.close()
 
 
+def test_store_commits_without_fsync_and_other_connections_see_them(tmp_path: Path) -> None:
+    """synchronous=OFF (issue 16: the fsync at each WAL checkpoint was ~1/3 of a write's CPU); still WAL, still shared."""
+    first = Emulator(tmp_path / "e.db", clock=lambda: 1000.0)
+    second = Emulator(tmp_path / "e.db", clock=lambda: 1000.0)
+    try:
+        conn = first.store._conn
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 0
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        first.advance(5)
+        assert second.now() == 1005.0
+    finally:
+        first.close()
+        second.close()
+
+
 def test_clock_endpoints(api: Api, clock: FakeClock) -> None:
     now = api.get("/emulator/v1/clock").json()["now"]
     assert now.startswith("2025-06-15T") and now.endswith("Z")
@@ -58,6 +74,33 @@ def test_health_needs_no_auth_but_clock_does(make_api: MakeApi) -> None:
     anon = make_api(token=None)
     assert anon.get("/emulator/v1/health").json()["status"] == "ok"
     assert_rpc_error(anon.get("/emulator/v1/clock"), 16, 401)
+
+
+def test_http_layer_without_starlette_router(api: Api, tmp_path: Path) -> None:
+    """The inner app answers like the starlette route it replaced: 405 for other methods, HEAD reaches the
+    dispatcher, query strings parse the same way (last value wins, blank values kept), lifespan completes."""
+    assert not hasattr(api.emu, "starlette_app")  # no router/middleware stack per request (issue 16)
+    options = api.call("OPTIONS", D)
+    assert options.status_code == 405 and options.text == "Method Not Allowed"
+    assert options.headers["allow"] == "GET, POST, PATCH, PUT, DELETE, HEAD"
+    assert api.call("HEAD", D).status_code == 501
+    for i in range(3):
+        api.create_deployment(f"d{i}")
+    assert len(api.get(D + "?pageSize=1&pageSize=2").json()["deployments"]) == 2
+    assert api.get(D + "?filter=&pageSize=1").json()["nextPageToken"]
+    assert_rpc_error(api.get(D, headers={"Authorization": ""}), 16, 401)
+
+    sent: list[dict[str, str]] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, str]:
+        return next(messages)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message)
+
+    asyncio.run(api.emu.http_app({"type": "lifespan"}, receive, send))
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
 def _run_many(api: Api, n: int) -> dict[str, int]:
@@ -126,7 +169,7 @@ def test_latency(make_api: MakeApi) -> None:
 def test_served_emulator_drops_connections(tmp_path: Path) -> None:
     """Through a real socket the drop fault is a connection error, not a 500."""
     emu = Emulator(tmp_path / "e.db", EmulatorOptions(fault_rate=1.0, fault_seed=5))
-    config = uvicorn.Config(emu.app, host="127.0.0.1", port=0, log_level="critical")
+    config = uvicorn_config(emu.app, host="127.0.0.1", port=0, log_level="critical")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -149,6 +192,16 @@ def test_served_emulator_drops_connections(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(5)
         emu.close()
+
+
+def test_served_emulator_parses_http_with_httptools() -> None:
+    """The served emulator names httptools, a dependency: uvicorn's h11 fallback costs ~20% more CPU per request."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    config = uvicorn_config(object(), host="127.0.0.1", port=0)
+    assert config.http == "httptools"
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
 
 
 def test_seed_file(tmp_path: Path) -> None:
