@@ -1,4 +1,4 @@
-"""SQLite persistence: connection (WAL, no fsync, busy timeout), schema with version, and row helpers."""
+"""SQLite persistence: connection (WAL, synchronous NORMAL, busy timeout), schema with version, and row helpers."""
 
 from __future__ import annotations
 
@@ -62,10 +62,10 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout = 30000")
         self._conn.execute("PRAGMA journal_mode = WAL")
-        # No fsync: the emulator's file is a scratch copy of an API, not data to keep through a power cut.
-        # WAL commits still reach the file (other processes sharing it see them) and survive a crash of
-        # this process; NORMAL's fsync at each WAL checkpoint was about a third of the CPU of a write.
-        self._conn.execute("PRAGMA synchronous = OFF")
+        # NORMAL, not OFF: OFF saved about 0.06 ms per write (no fsync at WAL checkpoints) but an OS crash
+        # could then corrupt the file that is the quickstart's whole "account"; NORMAL can only lose the
+        # last commits. WAL commits are shared with other processes either way.
+        self._conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
 
     def _migrate(self) -> None:

@@ -43,13 +43,13 @@ def test_persistence_across_instances(tmp_path: Path, clock: FakeClock) -> None:
         three.close()
 
 
-def test_store_commits_without_fsync_and_other_connections_see_them(tmp_path: Path) -> None:
-    """synchronous=OFF (issue 16: the fsync at each WAL checkpoint was ~1/3 of a write's CPU); still WAL, still shared."""
+def test_store_is_wal_synchronous_normal_and_other_connections_see_commits(tmp_path: Path) -> None:
+    """WAL with synchronous=NORMAL: an OS crash loses at most the last commits, never the file; commits are shared."""
     first = Emulator(tmp_path / "e.db", clock=lambda: 1000.0)
     second = Emulator(tmp_path / "e.db", clock=lambda: 1000.0)
     try:
         conn = first.store._conn
-        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 0
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         first.advance(5)
         assert second.now() == 1005.0
