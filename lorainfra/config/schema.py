@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from lorainfra.config.fastschema import Check, Unsupported, compile_schema
 from lorainfra.config.hints import did_you_mean, dotted, join_hint, owner, short
 from lorainfra.config.yamlsource import Document, YamlPath
 from lorainfra.errors import Diagnostic
@@ -186,8 +187,22 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
     return [Diagnostic(span, f"{where}: {error.message[:200]}", hint)]  # pragma: no cover - all used keywords handled
 
 
+@functools.lru_cache(maxsize=1)
+def _fast() -> Check | None:
+    """The schema compiled to a predicate (``config/fastschema.py``); None if it uses a keyword that does not
+    compile (every document then goes through jsonschema)."""
+    try:
+        return compile_schema(_validator().schema)
+    except Unsupported:
+        return None
+
+
 def schema_diagnostics(doc: Document, data: Any) -> list[Diagnostic]:
-    """Every JSON Schema violation of ``data`` (the document's data, maybe trimmed), spanned."""
+    """Every JSON Schema violation of ``data`` (the document's data, maybe trimmed), spanned. A document the
+    compiled predicate finds valid has none; only others are walked by jsonschema, which explains each error."""
+    fast = _fast()
+    if fast is not None and fast(data):
+        return []
     errors = sorted(_validator().iter_errors(data), key=lambda e: (tuple(map(str, e.absolute_path)), str(e.validator)))
     out: list[Diagnostic] = []
     for error in errors:
