@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from lorainfra.engine.events import EventSink
     from lorainfra.engine.planner import Planned, PlanOptions
     from lorainfra.plan.model import Plan
+    from lorainfra.state.backend import LockInfo
+    from lorainfra.state.model import State
 
 
 def _workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Workspace:
@@ -60,16 +62,18 @@ async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyn
                                    "planning")
 
 
-def _early_workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Workspace | None:
-    """The workspace lorainfra.yaml alone gives (settings and state backend, no resources), when a refresh can
-    start from it before the rest of the config is loaded: a remote endpoint (the embedded emulator has no
-    latency to hide), and settings, state and lock that read without error. None: plan the usual way, which
-    reports whatever is wrong in the usual order."""
+def _early_workspace(ctx: typer.Context, directory: str,
+                     endpoint: str | None) -> tuple[Workspace, LockInfo | None, State] | None:
+    """The workspace lorainfra.yaml alone gives (settings and state backend, no resources), the lock holder and
+    the state (asked in this order, as ``_plan`` does), when a refresh can start from them before the rest of
+    the config is loaded: a remote endpoint (the embedded emulator has no latency to hide), settings and state
+    that read without error, and a state of this account (a wrong account gets no request). None: plan the
+    usual way, which reports whatever is wrong in the usual order (a state entry lorainfra cannot manage is an
+    error of the plan, as before)."""
     import os
 
     from lorainfra.cli.context import workspace_for
     from lorainfra.cli.options import settings_selected
-    from lorainfra.engine.planner import check_state_addresses
 
     try:
         config = settings_selected(ctx, directory, os.environ)
@@ -79,10 +83,10 @@ def _early_workspace(ctx: typer.Context, directory: str, endpoint: str | None) -
                            max_rps=opts(ctx).max_rps)
         if ws.settings.is_local:
             return None
+        lock = ws.backend.lock_holder()
         state = ws.read_state()
-        check_state_addresses(state)
-        state.bound_to(ws.settings.account, ws.settings.endpoint)  # a wrong account gets no request
-        return ws
+        state.bound_to(ws.settings.account, ws.settings.endpoint)
+        return ws, lock, state
     except LorainfraError:
         return None
 
@@ -98,12 +102,11 @@ async def _plan_early(ctx: typer.Context, directory: str, endpoint: str | None, 
     from lorainfra.engine.planner import make_plan, start_refresh
     from lorainfra.engine.stopping import until_stopped
 
-    early = _early_workspace(ctx, directory, endpoint)
-    if early is None:
+    found = _early_workspace(ctx, directory, endpoint)
+    if found is None:
         ws = _workspace(ctx, directory, endpoint)
         return ws, await _plan(ws, sink, options, stop)
-    lock = early.backend.lock_holder()
-    state = early.read_state()
+    early, lock, state = found
     async with early.provider() as provider:
         refreshing = start_refresh(provider)
         try:

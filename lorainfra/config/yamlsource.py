@@ -98,6 +98,18 @@ class _Composer(_Parser, Composer, SafeConstructor, Resolver):
         self.open_anchors: list[str] = []
         self.sizes: dict[int, int] = {}
         self.alias_marks: dict[tuple[int, object], Any] = {}
+        self.scalar_tags: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The implicit tag of a scalar, remembered per (text, implicit): a pure function of them here (no
+        path resolvers), and a config repeats its scalars (keys, base models, booleans) thousands of times."""
+        if kind is not ScalarNode or self.yaml_path_resolvers:
+            return Resolver.resolve(self, kind, value, implicit)
+        key = (value, implicit)
+        tag = self.scalar_tags.get(key)
+        if tag is None:
+            tag = self.scalar_tags[key] = Resolver.resolve(self, kind, value, implicit)
+        return tag
 
     def _size(self, node: Node) -> int:
         key = id(node)
