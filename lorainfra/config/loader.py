@@ -26,6 +26,7 @@ from lorainfra.config.schema import load_schema, schema_diagnostics
 from lorainfra.config.variables import SKIP, Resolver, substitute_document
 from lorainfra.config.yamlsource import Document, decode, parse_yaml
 from lorainfra.errors import ConfigError, Diagnostic, Span
+from lorainfra.kinds.base import DeclContext
 from lorainfra.kinds.registry import KINDS, kind_of
 
 MAIN_FILE = "lorainfra.yaml"
@@ -232,11 +233,12 @@ def _collect(docs: list[Document], root: str) -> tuple[dict[Address, Decl], list
     return first, every, out
 
 
-def _resource(decl: Decl, depends_on: list[Address]) -> Resource:
+def _resource(decl: Decl, depends_on: list[Address], ctx: DeclContext) -> Resource:
     kind = kind_of(decl.kind)
-    values, spans = kind.values(decl)
-    table = kind.ignore_paths()
-    ignored = sorted({name for entry in decl.get("lifecycle", "ignore_changes") or [] for name in table[entry]})
+    values, spans = ctx.values(decl, kind)
+    entries = decl.get("lifecycle", "ignore_changes") or []
+    table = kind.ignore_paths() if entries else {}
+    ignored = sorted({name for entry in entries for name in table[entry]})
     return Resource(
         address=decl.address,
         attributes=frozen_mapping(values),
@@ -382,7 +384,7 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     diagnostics += problems
     if main is None or any(d.severity == "error" for d in diagnostics):
         raise ConfigError(sorted(set(diagnostics)))
-    resources = {address: _resource(declared[address], dependencies[address])
+    resources = {address: _resource(declared[address], dependencies[address], ctx)
                  for address in sorted(declared, key=lambda a: (a.kind, a.name))}
     env = selection.env
     return Config(

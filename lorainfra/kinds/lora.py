@@ -346,7 +346,7 @@ class LoraKind(Kind):
         written = []
         for decl in ordered:
             if isinstance(decl.body, dict) and isinstance(decl.get("model"), str):
-                values, spans = self.values(decl)
+                values, spans = ctx.values(decl, self)
                 written.append((str(decl.address), _target_span(spans, decl.key_span), identity_key(values)))
         out += _one_live_object(written)
         serverless = [d for d in ordered if d.get("serverless") is True and not d.has("deployment")]
