@@ -3,9 +3,10 @@
 ``jsonschema`` walks the schema for every value (about a third of loading 10,700 resources). A valid config is
 the common case and needs no explanation, so the loader first asks this compiled predicate; only a document it
 finds invalid goes through ``jsonschema``, which finds and explains every error (``config/schema.py``). Each
-keyword the config schema uses is implemented with draft 2020-12's meaning (the same helpers ``jsonschema``
-uses for equality and uniqueness); a schema with any other validation keyword does not compile (``Unsupported``)
-and every document then goes through ``jsonschema``, so the verdict can never differ from it.
+keyword the config schema uses is implemented with draft 2020-12's meaning (``jsonschema``'s own helpers for
+equality and uniqueness, imported only for values other than strings: among strings both are plain ``==``); a
+schema with any other validation keyword does not compile (``Unsupported``) and every document then goes
+through ``jsonschema``, so the verdict can never differ from it. A valid config never imports ``jsonschema``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-
-from jsonschema._utils import equal, uniq
 
 Check = Callable[[Any], bool]
 
@@ -44,6 +43,24 @@ def _is_type(name: str, value: Any) -> bool:
     if name == "integer":
         return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     raise Unsupported(f"type {name!r}")
+
+
+def _equal(one: Any, two: Any) -> bool:
+    """JSON equality (``true`` is not ``1``): ``==`` between strings, else jsonschema's ``equal``."""
+    if isinstance(one, str) and isinstance(two, str):
+        return one == two
+    from jsonschema._utils import equal
+
+    return bool(equal(one, two))
+
+
+def _unique(items: list[Any]) -> bool:
+    """No two items JSON-equal: a set's size among strings, else jsonschema's ``uniq``."""
+    if all(isinstance(item, str) for item in items):
+        return len(set(items)) == len(items)
+    from jsonschema._utils import uniq
+
+    return bool(uniq(items))
 
 
 def _number(value: Any) -> bool:
@@ -77,9 +94,9 @@ def _keyword(key: str, arg: Any, schema: dict[str, Any]) -> Check:
             _is_type(name, None)  # an unknown type name does not compile
         return lambda value: any(_is_type(name, value) for name in names)
     if key == "enum":
-        return lambda value: any(equal(value, choice) for choice in arg)
+        return lambda value: any(_equal(value, choice) for choice in arg)
     if key == "const":
-        return lambda value: equal(value, arg)
+        return lambda value: _equal(value, arg)
     if key == "pattern":
         found = re.compile(arg).search
         return lambda value: not isinstance(value, str) or found(value) is not None
@@ -102,7 +119,7 @@ def _keyword(key: str, arg: Any, schema: dict[str, Any]) -> Check:
     if key == "uniqueItems":
         if not arg:
             return lambda value: True
-        return lambda value: not isinstance(value, list) or bool(uniq(value))
+        return lambda value: not isinstance(value, list) or _unique(value)
     if key == "items":
         each = compile_schema(arg)
         return lambda value: not isinstance(value, list) or all(each(item) for item in value)
