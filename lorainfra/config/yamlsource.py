@@ -160,6 +160,13 @@ class _Composer(_Parser, Composer, SafeConstructor, Resolver):
             )
         self._count(1, event.start_mark)
         anchor = getattr(event, "anchor", None)
+        if anchor is None and type(event) is yaml.ScalarEvent and not self.yaml_path_resolvers:
+            # the common node, composed here as Composer.compose_scalar_node does, without its layers of calls
+            scalar: Any = self.get_event()
+            tag = scalar.tag
+            if tag is None or tag == "!":
+                tag = self.resolve(ScalarNode, scalar.value, scalar.implicit)
+            return ScalarNode(tag, scalar.value, scalar.start_mark, scalar.end_mark, style=scalar.style)
         self.depth += 1
         if anchor is not None:
             self.open_anchors.append(anchor)

@@ -74,3 +74,14 @@ def test_each_declaration_is_valued_once_and_no_ignore_table_is_built(
     assert len(config.resources) == DEPLOYMENTS * (1 + LORAS_PER)
     assert len(valued) == DEPLOYMENTS * LORAS_PER  # check_all and the loader share one working-out
     assert tables == []  # no resource has lifecycle.ignore_changes
+
+
+def test_plain_scalars_skip_the_generic_composer_but_anchored_ones_keep_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from yaml.composer import Composer
+
+    generic = _counting(monkeypatch, Composer, "compose_scalar_node")
+    doc, problems = yamlsource.parse_yaml("a: 1\nb: [x, y]\nc: &k z\nd: *k\n", "x.yaml")
+    assert doc is not None and not problems
+    assert doc.data == {"a": 1, "b": ["x", "y"], "c": "z", "d": "z"}
+    assert doc.value_spans[("d",)] == yamlsource.Span("x.yaml", 4, 4)
+    assert len(generic) == 1  # only the anchored scalar (its anchor must be recorded)
