@@ -62,6 +62,11 @@ async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyn
                                    "planning")
 
 
+# While the config loads in a thread, the event loop waits for pages: with Python's default 5 ms switch interval,
+# each answer could wait up to 5 ms for the loading thread to yield the GIL, a few times per page
+SWITCH_WHILE_LOADING = 0.0005
+
+
 def _early_workspace(ctx: typer.Context, directory: str,
                      endpoint: str | None) -> tuple[Workspace, LockInfo | None, State] | None:
     """The workspace lorainfra.yaml alone gives (settings and state backend, no resources), the lock holder and
@@ -109,11 +114,15 @@ async def _plan_early(ctx: typer.Context, directory: str, endpoint: str | None, 
     early, lock, state = found
     async with early.provider() as provider:
         refreshing = start_refresh(provider)
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_WHILE_LOADING)  # the loop thread gets the GIL soon after each page arrives
         try:
             ws = await asyncio.to_thread(_workspace, ctx, directory, endpoint)
         except BaseException:
             await refreshing.cancel()
             raise
+        finally:
+            sys.setswitchinterval(interval)
         same = dataclasses.replace(ws.config, resources=early.config.resources, files=(), digest="", warnings=(),
                                    moves=()) == early.config and ws.settings == early.settings
         if same:

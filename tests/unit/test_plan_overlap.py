@@ -177,3 +177,22 @@ def test_a_saved_plan_refreshes_after_the_config_loads_under_the_lock(run: Calla
     result = run(_folder(tmp_path), api, "--out", str(tmp_path / "p.plan"))
     assert result.exit_code == 0, result.output
     assert loaded_before_any_request == [True]
+
+
+def test_the_loop_gets_the_gil_soon_while_the_config_loads_and_the_interval_is_restored(
+        run: Callable[..., Ran], tmp_path: Path, api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    before = sys.getswitchinterval()
+    during: list[float] = []
+    load = commands._workspace
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        during.append(sys.getswitchinterval())
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "_workspace", recording)
+    result = run(_folder(tmp_path, "deployments:\n  base:\n    bogus_key: 1\n"), api)  # restored on errors too
+    assert result.exit_code == 1
+    assert during == [commands.SWITCH_WHILE_LOADING] and before > commands.SWITCH_WHILE_LOADING
+    assert sys.getswitchinterval() == before
