@@ -10,7 +10,8 @@ one page after another as before, in name order.
 Correctness, also under concurrent changes: the ascending stream has seen every
 name up to its last one, the descending stream every name down to its last one, each as plain pagination would
 (page tokens are the server's); once the ascending stream's last name is at or past the descending stream's last
-name, every name is covered. An object that exists throughout the listing is therefore seen, as with one stream;
+name, and some object was read by both (so the two have met in the server's order as well), every name is
+covered. An object that exists throughout the listing is therefore seen, as with one stream;
 one created or deleted meanwhile may or may not be, as with one stream. An object seen by both streams (in the
 overlap) is taken from the page received last. The streams are trusted only while the server honours the order:
 every page is checked to be strictly ordered as asked (within the page and after the stream's previous page), and
@@ -62,6 +63,7 @@ class _Stream:
         self.last = ""
         self.ended = False
         self.items: list[dict[str, Any]] = []
+        self.names: set[str] = set()
         self.tokens: set[str] = set()
 
     def in_order(self, names: list[str]) -> bool:
@@ -80,6 +82,7 @@ class _Listing:
         self.desc = _Stream(DESCENDING, True)
         self.count = 0
         self.total: int | None = None  # the latest page's totalSize: a hint (it changes as objects come and go)
+        self.shared = False  # some object was read by both streams
 
     def get(self, stream: _Stream, *, ordered: bool = True) -> asyncio.Future[dict[str, Any]]:
         query: dict[str, Any] = {"pageSize": self.pages.page_size, **self.params}
@@ -117,10 +120,16 @@ class _Listing:
         if names:
             stream.first = stream.first or names[0]
             stream.last = names[-1]
+        other = self.desc if stream is self.asc else self.asc
+        self.shared = self.shared or any(name in other.names for name in names)
+        stream.names.update(names)
         return True
 
     def met(self) -> bool:
-        return bool(self.asc.last and self.desc.last) and self.asc.last >= self.desc.last
+        """The streams met: they crossed (by name), and on an object both read. The object read by both proves
+        the crossing in the server's own order too (each stream has read everything on its side of it), should
+        its collation differ from Python's between names no page showed side by side."""
+        return self.shared and bool(self.asc.last and self.desc.last) and self.asc.last >= self.desc.last
 
     def needed(self, in_flight: int) -> bool:
         """Whether a stream should ask for its next page now: the streams have not met, and either nothing is

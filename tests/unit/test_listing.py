@@ -256,3 +256,23 @@ def test_http_client_pages_are_checked_as_before() -> None:
 
     with pytest.raises(ProtocolError, match="without a name"):
         asyncio.run(go())
+
+
+def test_streams_that_cross_by_python_order_but_share_no_object_read_on() -> None:
+    """A server honouring the order by a collation of its own, where it differs from Python's only between
+    names no page shows side by side: the streams cross by Python's order with an object unread between them
+    in the server's order; they must meet on an object both read before stopping."""
+    served = [f"accounts/{ACCOUNT}/deployments/{i}" for i in "abxyzcd"]  # the server's order: z between y and c
+    log: list[Mapping[str, Any]] = []
+
+    async def fetch(query: Mapping[str, Any]) -> dict[str, Any]:
+        log.append(dict(query))
+        names = served[::-1] if query.get("orderBy") == "name desc" else served
+        start = int(query.get("pageToken") or 0)
+        chunk = names[start:start + 2]
+        return {"deployments": [{**TEMPLATE, "name": n} for n in chunk], "totalSize": len(names),
+                "nextPageToken": str(start + 2) if start + 2 < len(names) else ""}
+
+    pages = Pages(fetch=fetch, split=lambda p: (p["deployments"], p["nextPageToken"]), page_size=2, max_pages=50,
+                  what="GET x", both_ends_from=0)
+    assert sorted(_list(pages)) == sorted(served)
