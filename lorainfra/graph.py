@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from lorainfra.addresses import Address
 from lorainfra.errors import Diagnostic, Span
+
+if TYPE_CHECKING:  # networkx (~0.1 s to import) only when a graph is built: not for a config without a cycle
+    import networkx as nx
 
 
 def build_graph(dependencies: Mapping[Address, Iterable[Address]]) -> nx.DiGraph:
@@ -16,6 +18,8 @@ def build_graph(dependencies: Mapping[Address, Iterable[Address]]) -> nx.DiGraph
     Dependencies on addresses that are not keys of ``dependencies`` are kept as nodes too (the
     caller decides whether a dangling reference is an error).
     """
+    import networkx as nx
+
     graph: nx.DiGraph = nx.DiGraph()
     for address in sorted(dependencies):
         graph.add_node(address)
@@ -49,6 +53,8 @@ def has_cycle(dependencies: Mapping[Address, Iterable[Address]]) -> bool:
 
 def cycle_diagnostics(graph: nx.DiGraph, spans: Mapping[Address, Span]) -> list[Diagnostic]:
     """One diagnostic per member of each dependency cycle, naming the whole cycle."""
+    import networkx as nx
+
     diagnostics: list[Diagnostic] = []
     for component in nx.strongly_connected_components(graph):
         members = sorted(component)

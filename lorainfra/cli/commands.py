@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from lorainfra.engine.events import EventSink
     from lorainfra.engine.planner import Planned, PlanOptions
     from lorainfra.plan.model import Plan
+    from lorainfra.state.backend import LockInfo
+    from lorainfra.state.model import State
 
 
 def _workspace(ctx: typer.Context, directory: str, endpoint: str | None) -> Workspace:
@@ -58,6 +60,76 @@ async def _plan(ws: Workspace, sink: EventSink, options: PlanOptions, stop: asyn
     async with ws.provider() as provider:
         return await until_stopped(make_plan(ws.config, provider, ws.read_state(), sink, options, lock=lock), stop,
                                    "planning")
+
+
+# While the config loads in a thread, the event loop waits for pages: with Python's default 5 ms switch interval,
+# each answer could wait up to 5 ms for the loading thread to yield the GIL, a few times per page
+SWITCH_WHILE_LOADING = 0.0005
+
+
+def _early_workspace(ctx: typer.Context, directory: str,
+                     endpoint: str | None) -> tuple[Workspace, LockInfo | None, State] | None:
+    """The workspace lorainfra.yaml alone gives (settings and state backend, no resources), the lock holder and
+    the state (asked in this order, as ``_plan`` does), when a refresh can start from them before the rest of
+    the config is loaded: a remote endpoint (the embedded emulator has no latency to hide), settings and state
+    that read without error, and a state of this account (a wrong account gets no request). None: plan the
+    usual way, which reports whatever is wrong in the usual order (a state entry lorainfra cannot manage is an
+    error of the plan, as before)."""
+    import os
+
+    from lorainfra.cli.context import workspace_for
+    from lorainfra.cli.options import settings_selected
+
+    try:
+        config = settings_selected(ctx, directory, os.environ)
+        if config is None:
+            return None
+        ws = workspace_for(config, endpoint_of(ctx, endpoint), os.environ, insecure=opts(ctx).insecure,
+                           max_rps=opts(ctx).max_rps)
+        if ws.settings.is_local:
+            return None
+        lock = ws.backend.lock_holder()
+        state = ws.read_state()
+        state.bound_to(ws.settings.account, ws.settings.endpoint)
+        return ws, lock, state
+    except LorainfraError:
+        return None
+
+
+async def _plan_early(ctx: typer.Context, directory: str, endpoint: str | None, sink: EventSink,
+                      options: PlanOptions, stop: asyncio.Event) -> tuple[Workspace, Planned]:
+    """A plan whose refresh runs while the config loads (in a worker thread): the refresh is mostly waiting for
+    the API, the config load is CPU. The state is read, and the lock holder asked, before the refresh starts, as
+    in ``_plan``. When the loaded config's settings are not the ones the refresh started with, or the config
+    does not load, the refresh is cancelled and the plan is made (or the error raised) as without it."""
+    import dataclasses
+
+    from lorainfra.engine.planner import make_plan, start_refresh
+    from lorainfra.engine.stopping import until_stopped
+
+    found = _early_workspace(ctx, directory, endpoint)
+    if found is None:
+        ws = _workspace(ctx, directory, endpoint)
+        return ws, await _plan(ws, sink, options, stop)
+    early, lock, state = found
+    async with early.provider() as provider:
+        refreshing = start_refresh(provider)
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_WHILE_LOADING)  # the loop thread gets the GIL soon after each page arrives
+        try:
+            ws = await asyncio.to_thread(_workspace, ctx, directory, endpoint)
+        except BaseException:
+            await refreshing.cancel()
+            raise
+        finally:
+            sys.setswitchinterval(interval)
+        same = dataclasses.replace(ws.config, resources=early.config.resources, files=(), digest="", warnings=(),
+                                   moves=()) == early.config and ws.settings == early.settings
+        if same:
+            return ws, await until_stopped(make_plan(ws.config, provider, state, sink, options, lock=lock,
+                                                     refreshing=refreshing), stop, "planning")
+        await refreshing.cancel()
+    return ws, await _plan(ws, sink, options, stop)
 
 
 def _raise_plan_errors(planned: Planned) -> None:
@@ -134,6 +206,15 @@ def plan(
     from lorainfra.state.model import State
 
     fmt_ = check_format(format_, as_json)
+    if not out:  # the refresh starts while the config loads; a saved plan refreshes under the lock, as below
+        options = _options(destroy, target, replace, refresh_only, no_adopt)
+        ws, planned = run_async(lambda stop: _plan_early(ctx, directory, endpoint, PlainSink(sys.stderr), options,
+                                                         stop))
+        _raise_plan_errors(planned)
+        emit_plan(planned.plan, fmt_)
+        if detailed_exitcode and planned.plan.has_changes:
+            raise typer.Exit(2)
+        return
     ws = _workspace(ctx, directory, endpoint)
     options = _options(destroy, target, replace, refresh_only, no_adopt)
     with ExitStack() as stack:

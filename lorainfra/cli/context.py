@@ -173,6 +173,12 @@ def open_workspace(
     env = os.environ if environ is None else environ
     config = load_selected(ctx, directory, env)
     print_warnings(config)
-    settings = resolve_settings(config, endpoint_flag, env, insecure=insecure, max_rps=max_rps)
-    backend = open_backend(config.state, Path(config.root), environ=env, who=default_who())
+    return workspace_for(config, endpoint_flag, env, insecure=insecure, max_rps=max_rps)
+
+
+def workspace_for(config: Config, endpoint_flag: str | None, environ: Mapping[str, str], *, insecure: bool = False,
+                  max_rps: float = DEFAULT_MAX_RPS) -> Workspace:
+    """The settings and state backend of a loaded ``config``."""
+    settings = resolve_settings(config, endpoint_flag, environ, insecure=insecure, max_rps=max_rps)
+    backend = open_backend(config.state, Path(config.root), environ=environ, who=default_who())
     return Workspace(config, settings, backend)

@@ -74,6 +74,15 @@ def load_selected(ctx: typer.Context | None, directory: str, environ: Mapping[st
                        selection=selection(ctx, environ), shown=directory)
 
 
+def settings_selected(ctx: typer.Context | None, directory: str, environ: Mapping[str, str]) -> Config | None:
+    """``load_selected``'s provider and state settings, from lorainfra.yaml alone (``config.loader.load_settings``:
+    None when that is not enough)."""
+    from lorainfra.config.loader import load_settings, outside_links_allowed
+
+    return load_settings(directory, allow_outside_links=outside_links_allowed(environ),
+                         selection=selection(ctx, environ), shown=directory)
+
+
 def endpoint_of(ctx: typer.Context, flag: str | None) -> str | None:
     return flag or opts(ctx).endpoint
 

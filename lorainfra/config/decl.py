@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from lorainfra.addresses import Address, item_name
@@ -29,8 +30,8 @@ class Decl:
     key: str | None = None  # the fleet item key (lora.NAME[KEY]); None outside a fleet
     moved: Mapping[str, YamlPath] = field(default_factory=dict)  # body key -> where it is written
 
-    @property
-    def address(self) -> Address:
+    @cached_property
+    def address(self) -> Address:  # asked tens of thousands of times by one load; kind, name and key never change
         return Address(self.kind, item_name(self.name, self.key) if self.key is not None else self.name)
 
     def _sub(self, sub: tuple[str | int, ...]) -> YamlPath:

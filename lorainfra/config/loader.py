@@ -26,6 +26,7 @@ from lorainfra.config.schema import load_schema, schema_diagnostics
 from lorainfra.config.variables import SKIP, Resolver, substitute_document
 from lorainfra.config.yamlsource import Document, decode, parse_yaml
 from lorainfra.errors import ConfigError, Diagnostic, Span
+from lorainfra.kinds.base import DeclContext
 from lorainfra.kinds.registry import KINDS, kind_of
 
 MAIN_FILE = "lorainfra.yaml"
@@ -232,11 +233,12 @@ def _collect(docs: list[Document], root: str) -> tuple[dict[Address, Decl], list
     return first, every, out
 
 
-def _resource(decl: Decl, depends_on: list[Address]) -> Resource:
+def _resource(decl: Decl, depends_on: list[Address], ctx: DeclContext) -> Resource:
     kind = kind_of(decl.kind)
-    values, spans = kind.values(decl)
-    table = kind.ignore_paths()
-    ignored = sorted({name for entry in decl.get("lifecycle", "ignore_changes") or [] for name in table[entry]})
+    values, spans = ctx.values(decl, kind)
+    entries = decl.get("lifecycle", "ignore_changes") or []
+    table = kind.ignore_paths() if entries else {}
+    ignored = sorted({name for entry in entries for name in table[entry]})
     return Resource(
         address=decl.address,
         attributes=frozen_mapping(values),
@@ -382,7 +384,7 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
     diagnostics += problems
     if main is None or any(d.severity == "error" for d in diagnostics):
         raise ConfigError(sorted(set(diagnostics)))
-    resources = {address: _resource(declared[address], dependencies[address])
+    resources = {address: _resource(declared[address], dependencies[address], ctx)
                  for address in sorted(declared, key=lambda a: (a.kind, a.name))}
     env = selection.env
     return Config(
@@ -396,3 +398,31 @@ def load_config(root: str | os.PathLike[str], *, allow_outside_links: bool = Fal
         moves=moves,
         environment=env,
     )
+
+
+def load_settings(root: str | os.PathLike[str], *, allow_outside_links: bool = False,
+                  selection: Selection | None = None, shown: str | os.PathLike[str] | None = None) -> Config | None:
+    """A quick look at ``lorainfra.yaml`` alone: the provider and state settings ``load_config`` would give
+    (the environment's overlays and variables applied), in a Config without resources; None when anything in
+    it needs the whole folder or is wrong (``load_config`` then reports it). A guess that lets a plan start its
+    refresh while the rest of the config loads: whoever uses it compares it with the loaded Config."""
+    label = shown_prefix(shown) if shown is not None else ""
+    selection = selection or Selection()
+    folder = Path(os.path.abspath(root))
+    diagnostics: list[Diagnostic] = []
+    blobs: dict[str, bytes] = {}
+    try:
+        docs, complete, total = _read_docs(folder, [MAIN_FILE], allow_outside_links, 0, diagnostics, blobs, label)
+        main = docs[0] if docs else None
+        if main is None or not complete:
+            return None
+        read_all, stop = _selected(main, docs, folder, selection, allow_outside_links, diagnostics, blobs, total,
+                                   label)
+        diagnostics += settings.check_provider(main) + settings.check_state(main)
+        if stop or not read_all or any(d.severity == "error" for d in diagnostics):
+            return None
+        return Config(root=str(folder), resources=MappingProxyType({}), environment=selection.env,
+                      provider=environments.provider_for(settings.provider_settings(main), main, selection.env),
+                      state=environments.state_for(settings.state_settings(main), main, selection.env))
+    except (ConfigError, OSError, ValueError):
+        return None

@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
-
+from lorainfra.config.fastschema import Check, Unsupported, compile_schema
 from lorainfra.config.hints import did_you_mean, dotted, join_hint, owner, short
 from lorainfra.config.yamlsource import Document, YamlPath
 from lorainfra.errors import Diagnostic
 from lorainfra.kinds.registry import BY_SECTION
+
+if TYPE_CHECKING:  # jsonschema (~0.08 s to import) only when a document has errors to explain
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_NAME = "config.schema.json"
 _SECTIONS = {section: kind.name for section, kind in BY_SECTION.items()}
@@ -85,6 +87,8 @@ def substituted(node: Any) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(substituted(inline_refs(schema, schema.get("$defs", {}))))
@@ -186,8 +190,23 @@ def _diagnose(doc: Document, error: ValidationError) -> list[Diagnostic]:
     return [Diagnostic(span, f"{where}: {error.message[:200]}", hint)]  # pragma: no cover - all used keywords handled
 
 
+@functools.lru_cache(maxsize=1)
+def _fast() -> Check | None:
+    """The schema compiled to a predicate (``config/fastschema.py``); None if it uses a keyword that does not
+    compile (every document then goes through jsonschema)."""
+    schema = load_schema()
+    try:
+        return compile_schema(substituted(inline_refs(schema, schema.get("$defs", {}))))
+    except Unsupported:
+        return None
+
+
 def schema_diagnostics(doc: Document, data: Any) -> list[Diagnostic]:
-    """Every JSON Schema violation of ``data`` (the document's data, maybe trimmed), spanned."""
+    """Every JSON Schema violation of ``data`` (the document's data, maybe trimmed), spanned. A document the
+    compiled predicate finds valid has none; only others are walked by jsonschema, which explains each error."""
+    fast = _fast()
+    if fast is not None and fast(data):
+        return []
     errors = sorted(_validator().iter_errors(data), key=lambda e: (tuple(map(str, e.absolute_path)), str(e.validator)))
     out: list[Diagnostic] = []
     for error in errors:

@@ -98,6 +98,18 @@ class _Composer(_Parser, Composer, SafeConstructor, Resolver):
         self.open_anchors: list[str] = []
         self.sizes: dict[int, int] = {}
         self.alias_marks: dict[tuple[int, object], Any] = {}
+        self.scalar_tags: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The implicit tag of a scalar, remembered per (text, implicit): a pure function of them here (no
+        path resolvers), and a config repeats its scalars (keys, base models, booleans) thousands of times."""
+        if kind is not ScalarNode or self.yaml_path_resolvers:
+            return Resolver.resolve(self, kind, value, implicit)
+        key = (value, implicit)
+        tag = self.scalar_tags.get(key)
+        if tag is None:
+            tag = self.scalar_tags[key] = Resolver.resolve(self, kind, value, implicit)
+        return tag
 
     def _size(self, node: Node) -> int:
         key = id(node)
@@ -148,6 +160,13 @@ class _Composer(_Parser, Composer, SafeConstructor, Resolver):
             )
         self._count(1, event.start_mark)
         anchor = getattr(event, "anchor", None)
+        if anchor is None and type(event) is yaml.ScalarEvent and not self.yaml_path_resolvers:
+            # the common node, composed here as Composer.compose_scalar_node does, without its layers of calls
+            scalar: Any = self.get_event()
+            tag = scalar.tag
+            if tag is None or tag == "!":
+                tag = self.resolve(ScalarNode, scalar.value, scalar.implicit)
+            return ScalarNode(tag, scalar.value, scalar.start_mark, scalar.end_mark, style=scalar.style)
         self.depth += 1
         if anchor is not None:
             self.open_anchors.append(anchor)

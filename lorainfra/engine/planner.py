@@ -56,10 +56,28 @@ class Planned:
     notes: tuple[str, ...] = field(default=())
 
 
-async def refresh(provider: Provider, sink: EventSink) -> Observed:
-    started = time.monotonic()
-    observed = await provider.refresh()
-    sink.emit(RefreshDone(len(observed.objects), observed.requests, time.monotonic() - started))
+@dataclass(frozen=True)
+class Refreshing:
+    """A refresh already under way (``start_refresh``): a plan can start it before its config is loaded."""
+
+    task: asyncio.Task[Observed]
+    started: float  # time.monotonic() when it started
+
+    async def cancel(self) -> None:
+        """Stop it and wait for it, its outcome (even an error) dropped: nothing is left running or unretrieved."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+def start_refresh(provider: Provider) -> Refreshing:
+    return Refreshing(asyncio.ensure_future(provider.refresh()), time.monotonic())
+
+
+async def refresh(provider: Provider, sink: EventSink, started: Refreshing | None = None) -> Observed:
+    """The account's live objects (``started``: from a refresh already under way), reported to ``sink``."""
+    under_way = started or start_refresh(provider)
+    observed = await under_way.task
+    sink.emit(RefreshDone(len(observed.objects), observed.requests, time.monotonic() - under_way.started))
     return observed
 
 
@@ -356,17 +374,29 @@ def check_state_addresses(state: State) -> None:
 
 async def make_plan(
     config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions = PlanOptions(),
-    *, lock: LockInfo | None = None,
+    *, lock: LockInfo | None = None, refreshing: Refreshing | None = None,
 ) -> Planned:
     """The plan for ``config``. ``lock``: another run holds the state lock (a read-only plan): its pending
-    operations are in flight, not left by an interrupted run, so they are reported as such, not resolved."""
+    operations are in flight, not left by an interrupted run, so they are reported as such, not resolved.
+    ``refreshing``: the refresh of ``provider``'s account, already started (cancelled if this raises first)."""
+    try:
+        return await _make_plan(config, provider, state, sink, options, lock=lock, refreshing=refreshing)
+    finally:
+        if refreshing is not None:  # done: its result was used or its error raised; else nothing may dangle
+            await refreshing.cancel()
+
+
+async def _make_plan(
+    config: Config, provider: Provider, state: State, sink: EventSink, options: PlanOptions,
+    *, lock: LockInfo | None, refreshing: Refreshing | None,
+) -> Planned:
     check_state_addresses(state)
     config = replace(config, resources=bind(config.resources, provider.account))  # model.NAME, external names
     known = {str(a) for a in config.resources} | set(state.resources)
     options = replace(options, targets=with_fleet_items(options.targets, known),
                       replace=with_fleet_items(options.replace, known))
     state = state.bound_to(provider.account, provider.endpoint)  # before any request: a wrong account is an error
-    observed = await refresh(provider, sink)
+    observed = await refresh(provider, sink, refreshing)
     flying = in_flight(state) if lock is not None else ()
     state, notes = reconcile(state, observed) if lock is None else (state, ())
     state, moved_notes, move_errors = apply_moves(state, config.moves)

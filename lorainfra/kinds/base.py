@@ -95,6 +95,18 @@ class DeclContext:
         """The first declaration of each name of ``kind`` (built once per context)."""
         return self._by_kind.get(kind, {})
 
+    @cached_property
+    def _values(self) -> dict[int, tuple[Decl, tuple[dict[str, Any], dict[str, Span]]]]:
+        return {}
+
+    def values(self, decl: Decl, kind: Kind) -> tuple[dict[str, Any], dict[str, Span]]:
+        """``kind.values(decl)``, worked out once per declaration in this context (a kind's ``check_all`` and the
+        loader both need them); the caller must not change them."""
+        kept = self._values.get(id(decl))
+        if kept is None or kept[0] is not decl:
+            kept = self._values[id(decl)] = (decl, kind.values(decl))
+        return kept[1]
+
 
 class RemoteChecks(Protocol):
     """What a kind's plan-time checks may ask the server."""

@@ -153,7 +153,8 @@ def _one_live_object(loras: Iterable[tuple[str, Span, tuple[str, str, bool]]]) -
     addresses' fate). An error at the later declaration, naming the first. ``loras``: (address, span, identity)."""
     first: dict[tuple[str, str, bool], tuple[str, Span]] = {}
     out = []
-    for address, span, key in sorted(loras, key=lambda e: (e[1], e[0])):
+    # by span, then address: the span's fields compared as a tuple (Span's own order, without its __lt__ per pair)
+    for address, span, key in sorted(loras, key=lambda e: (e[1].file, e[1].line, e[1].col, e[0])):
         model, deployment, serverless = key
         if not model:
             continue  # the schema reported it
@@ -346,7 +347,7 @@ class LoraKind(Kind):
         written = []
         for decl in ordered:
             if isinstance(decl.body, dict) and isinstance(decl.get("model"), str):
-                values, spans = self.values(decl)
+                values, spans = ctx.values(decl, self)
                 written.append((str(decl.address), _target_span(spans, decl.key_span), identity_key(values)))
         out += _one_live_object(written)
         serverless = [d for d in ordered if d.get("serverless") is True and not d.has("deployment")]

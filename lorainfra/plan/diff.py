@@ -64,6 +64,8 @@ def removed_attributes(
     """Attributes the last apply set that the config no longer sets, still set live: reset to the
     server's default (one with a known default already diffs against it), or, for one Fireworks cannot
     reset (``resettable=False``), kept: the live value stays and only the state forgets the attribute."""
+    if applied.keys() <= desired.keys():
+        return ()  # the config still sets everything the last apply set (the common case: no spec to scan)
     ignored = set(ignore)
     return tuple(
         AttributeChange(spec.name, live[spec.name], None, spec.forces_replacement, reset=True) if spec.resettable

@@ -16,7 +16,8 @@ from lorainfra.kinds.adapter_files import AdapterFile
 from lorainfra.kinds.base import Request
 from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.live import ModelInfo, Observed, RemoteObject
-from lorainfra.providers.http import Expect, HttpClient, HttpLimits, HttpOptions, RetryPolicy
+from lorainfra.providers.http import PAGE_SIZE, Expect, HttpClient, HttpLimits, HttpOptions, RetryPolicy
+from lorainfra.providers.listing import Pages, list_both_ends
 from lorainfra.providers.upload import Progress, Uploader, UploadFailed
 
 if TYPE_CHECKING:
@@ -76,12 +77,23 @@ class FireworksProvider:
         return await self._http.list_all(self._path(collection), collection, params, parse=lambda raw: raw)
 
     # ---------------------------------------------------------------- reads
+    def listing_pages(self, kind: str) -> Pages:
+        """How a refresh reads the pages of ``kind``'s collection (``providers/listing.py``)."""
+        path = self._path(kind_of(kind).collection)
+
+        async def fetch(query: Mapping[str, Any]) -> dict[str, Any]:
+            page: dict[str, Any] = await self._http.request("GET", path, params=query, expect="page")
+            return page
+
+        return Pages(fetch=fetch, split=lambda page: self._http._page(page, kind_of(kind).collection, path),
+                     page_size=PAGE_SIZE, max_pages=self._http._limits.max_pages, what=f"GET {path}")
+
     async def list_objects(self, kind: str) -> list[RemoteObject]:
-        """Every object of a kind, paged; each page is parsed while the request for the next one is in flight."""
+        """Every object of a kind, paged, a long collection from both ends at once (``providers/listing.py``);
+        each page is parsed while the requests for the next ones are in flight."""
         spec = kind_of(kind)
-        collection = spec.collection
-        return await self._http.list_all(self._path(collection), collection, spec.list_params(),
-                                         parse=lambda raw: spec.from_wire(raw, account=self.account))
+        return await list_both_ends(self.listing_pages(kind), spec.list_params(),
+                                    lambda raw: spec.from_wire(raw, account=self.account))
 
     async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
         """Like ``list_objects``, but only the objects named are parsed (waiters polled by one LIST need only

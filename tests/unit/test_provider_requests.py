@@ -78,7 +78,8 @@ def test_refresh_pages_with_page_size_200_until_token_empty_or_missing() -> None
         assert req.url.params["pageSize"] == "200"
         # deployments are listed with the soft-deleted ones: a DELETED deployment still holds its ID (issue 10 item 5)
         listed_deleted = {"showDeleted"} if req.url.path.endswith("/deployments") else set()
-        assert set(req.url.params) - {"pageSize", "pageToken"} == listed_deleted
+        assert set(req.url.params) - {"pageSize", "pageToken", "orderBy"} == listed_deleted
+        assert req.url.params["orderBy"] == "name"  # name order: a long listing is read from both ends (listing.py)
         assert all(req.url.params[key] == "true" for key in listed_deleted)
     assert [r.url.params.get("pageToken") for r in seen if r.url.path.endswith("deployments")] == [None, "t1"]
     lora = obs.objects["accounts/acme/deployedModels/a"]
