@@ -125,3 +125,42 @@ def test_a_refused_connection_is_a_transport_error() -> None:
             await client.aclose()
 
     asyncio.run(main())
+
+
+def test_https_goes_over_tls_on_the_asyncio_stream(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS (start_tls on the stream) with a certificate the client trusts through SSL_CERT_FILE; an untrusted
+    certificate is refused."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    opened = counting_connects(monkeypatch)
+    server = Server()
+
+    async def main(trusted: bool) -> Any:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=context)
+        port = listening.sockets[0].getsockname()[1]
+        if trusted:
+            monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        else:
+            monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        client = HttpClient(api_key="k", base_url=f"https://localhost:{port}", max_rps=0,
+                            retry=RetryPolicy(max_attempts=1))
+        try:
+            return await client.request("GET", "/v1/accounts/a/deployments/tls")
+        finally:
+            await client.aclose()
+            listening.close()
+
+    assert asyncio.run(main(trusted=True)) == {"name": "accounts/a/deployments/tls"}
+    assert len(opened) == 1
+    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+        asyncio.run(main(trusted=False))
