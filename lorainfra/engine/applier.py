@@ -14,6 +14,7 @@ from lorainfra.engine.events import (
     OperationSkipped,
     OperationStarted,
 )
+from lorainfra.engine.heap import long_lived_frozen
 from lorainfra.engine.journal import Edit, Journal
 from lorainfra.engine.limiter import Limiter, Slot
 from lorainfra.engine.lockwatch import LockWatch
@@ -134,8 +135,9 @@ class Applier:
             self.sink.emit(OperationFinished(step.address, step.op, True, self.options.clock() - started))
 
         # every step may start once the steps it waits for are done; the limiter bounds the ones
-        # sending requests
-        outcomes = await walk(steps, run_step, stop=self.stop, order_key=Step.sort_key)
+        # sending requests. What is alive now (plan, state, config) is kept out of full collections
+        with long_lived_frozen():
+            outcomes = await walk(steps, run_step, stop=self.stop, order_key=Step.sort_key)
         applied, failed, skipped, not_started, stopped = [], [], [], [], []
         for step, outcome in sorted(outcomes.items()):
             cause = outcomes.get(outcome.because) if outcome.because is not None else None

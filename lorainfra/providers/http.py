@@ -9,17 +9,20 @@ import json
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, TypeVar
 
+import httpcore
 import httpx
 
 from lorainfra import __version__
 from lorainfra.config.model import DEFAULT_MAX_RPS
 from lorainfra.config.settings import clean_api_key
 from lorainfra.errors import ApiError, LorainfraError, ProtocolError, TransportError, redact
+from lorainfra.providers.streams import AsyncioBackend
 
 PAGE_SIZE = 200
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -143,6 +146,20 @@ class _Progress:
     received: int = 0
 
 
+class ApiTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over one connection (a lane of ``HttpClient``) opened by ``AsyncioBackend``.
+
+    httpx's own ``__init__`` builds a pool on its default backend; this builds the same pool (one connection,
+    kept alive as httpx's default limits say) on ours. httpx's request handling, exception mapping and
+    closing are inherited unchanged. Proxies from the environment are httpx's mounts, next to this transport.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:  # not super's: it would build a pool of its own
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context, max_connections=1, max_keepalive_connections=1,
+            keepalive_expiry=httpx.Limits().keepalive_expiry, network_backend=AsyncioBackend())
+
+
 class HttpOptions(TypedDict, total=False):
     """HttpClient's keyword arguments besides ``api_key`` and ``base_url`` (what a provider passes through
     unchanged); a unit test keeps it equal to the constructor's."""
@@ -203,7 +220,9 @@ class HttpClient:
             # one connection per pool: httpcore's per-request bookkeeping scans every pooled connection (and, for
             # each idle one, all of them again), ~3,700 checks per request with 32 connections (issue 16)
             return httpx.AsyncClient(
-                base_url=base_url.rstrip("/"), transport=transport, headers=headers, follow_redirects=False,
+                base_url=base_url.rstrip("/"), headers=headers, follow_redirects=False,
+                # our own transport unless a test gives one: httpcore on asyncio streams, without anyio's layer
+                transport=transport if ssl_context is None else ApiTransport(ssl_context),
                 timeout=httpx.Timeout(per_request, connect=min(5.0, per_request)),
                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
                 verify=ssl_context if ssl_context is not None else True,
