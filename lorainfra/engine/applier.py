@@ -212,7 +212,7 @@ class Applier:
         except (ApiError, TransportError) as exc:
             obj = await self._after_failed_create(change, kind, identity, exc, slot)
         await self.journal.commit(self._record(change, obj))
-        obj = await self._wait(change, slot, obj.name, kind)
+        obj = await self._wait(change, slot, obj.name, kind, created=obj.create_time)
         if kind.settle_after_create:
             diffs = attribute_changes(kind.name, after, obj.attributes)
             if diffs:  # an adopted object differs from the config
@@ -341,12 +341,14 @@ class Applier:
         await self.journal.commit(lambda s: _without_object(s, change.address, name))
 
     # ------------------------------------------------------------------ waiting
-    async def _wait(self, change: Change, slot: Slot, name: str, kind: Kind, waiting_for: str = "") -> RemoteObject:
+    async def _wait(self, change: Change, slot: Slot, name: str, kind: Kind, waiting_for: str = "",
+                    created: str = "") -> RemoteObject:
         """Wait for ``name`` to be ready, lending the slot meanwhile (waiting costs only shared polls).
 
-        ``waiting_for``: ``name`` is another resource this one needs (its states are not this one's)."""
+        ``waiting_for``: ``name`` is another resource this one needs (its states are not this one's).
+        ``created``: its ``createTime`` when this run just created it (polls then read the newest objects only)."""
         async with slot.lent():
-            return await self._poll_until_ready(change, name, kind, waiting_for)
+            return await self._poll_until_ready(change, name, kind, waiting_for, created)
 
     def _pause(self, elapsed: float) -> float:
         return min(max(elapsed * 0.1, self.options.poll_min), self.options.poll_max)
@@ -354,11 +356,12 @@ class Applier:
     def _progress(self, change: Change, operation: str) -> WaitProgress:
         return WaitProgress(self.sink, change.address, operation, self.options.clock, self.options.heartbeat)
 
-    async def _poll_until_ready(self, change: Change, name: str, kind: Kind, waiting_for: str = "") -> RemoteObject:
+    async def _poll_until_ready(self, change: Change, name: str, kind: Kind, waiting_for: str = "",
+                                created: str = "") -> RemoteObject:
         progress = self._progress(change, "wait")
         target = kind.ready_state
         while True:
-            obj = await self._poller.get(kind.name, name)
+            obj = await self._poller.get(kind.name, name, created)
             if obj is None or obj.gone:
                 raise OperationError(change.address, "wait", f"{name} disappeared while waiting for {target}")
             if obj.state == target and waiting_for:

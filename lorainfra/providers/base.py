@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from lorainfra.live import ModelInfo, Observed, RemoteObject
@@ -32,6 +33,11 @@ class Provider(Protocol):
 
     async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
         """Paged LIST of one kind, parsing only the objects named: (objects of the kind, those found)."""
+        ...
+
+    async def list_newest(self, kind: str, names: frozenset[str], since: datetime) -> dict[str, RemoteObject] | None:
+        """The objects named (created at or after ``since``), read newest first and stopped once all are seen;
+        None when the server does not list in that order. A name missing from the answer may still exist."""
         ...
 
     async def find(self, kind: str, identity: Mapping[str, Any]) -> RemoteObject | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from lorainfra.kinds.registry import KINDS, kind_of
 from lorainfra.live import ModelInfo, Observed, RemoteObject
 from lorainfra.providers.http import PAGE_SIZE, Expect, HttpClient, HttpLimits, HttpOptions, RetryPolicy
 from lorainfra.providers.listing import Pages, list_both_ends
+from lorainfra.providers.newest import list_newest
 from lorainfra.providers.upload import Progress, Uploader, UploadFailed
 
 if TYPE_CHECKING:
@@ -106,6 +108,14 @@ class FireworksProvider:
 
         listed = await self._http.list_all(self._path(collection), collection, spec.list_params(), parse=parse)
         return len(listed), [obj for obj in listed if obj is not None]
+
+    async def list_newest(self, kind: str, names: frozenset[str], since: datetime) -> dict[str, RemoteObject] | None:
+        """The objects of ``names`` (all created at or after ``since``) found by reading ``kind``'s collection newest
+        first, stopping once all are seen (``providers/newest.py``); None when the server does not list in that
+        order. A name missing from the answer was not seen: confirm it with ``get``."""
+        spec = kind_of(kind)
+        return await list_newest(self.listing_pages(kind), spec.list_params(), names, since,
+                                 lambda raw: spec.from_wire(raw, account=self.account))
 
     async def refresh(self) -> Observed:
         before = self.requests
