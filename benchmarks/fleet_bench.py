@@ -23,11 +23,13 @@ class Measured:
     run: Run
     requests: int
     emulator_cpu: float  # seconds
+    throttled: int = 0  # requests the emulator answered 429
 
     def row(self, ops: int) -> str:
         per = self.emulator_cpu / self.requests * 1000 if self.requests else 0.0
+        answered = f" ({self.throttled:,} answered 429)" if self.throttled else ""
         return (f"{self.run.wall:.1f} s wall ({ops / self.run.wall:.0f} ops/s), {self.run.cpu:.1f} s CPU, "
-                f"{self.run.max_rss_mb:.0f} MB peak RSS, {self.requests:,} requests; emulator "
+                f"{self.run.max_rss_mb:.0f} MB peak RSS, {self.requests:,} requests{answered}; emulator "
                 f"{self.emulator_cpu:.1f} s CPU ({per:.2f} ms/request)")
 
 
@@ -35,7 +37,8 @@ def _run(emu: ServedEmulator, argv: list[str], ok: tuple[int, ...] = (0,)) -> Me
     emu.requests(reset=True)
     cpu = emu.cpu_seconds()
     run = measure(argv, ok=ok, timeout=3600)
-    return Measured(run, int(emu.requests()["total"]), emu.cpu_seconds() - cpu)
+    counted = emu.requests()
+    return Measured(run, int(counted["total"]), emu.cpu_seconds() - cpu, int(counted.get("by_status", {}).get("429", 0)))
 
 
 def _emulator(db: Path, seed: Path, *, latency_ms: float = 0.0, max_rps: float | None = None) -> ServedEmulator:

@@ -21,18 +21,20 @@ ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
 class Counter:
-    """Counts /v1 requests by method; answers GET /bench/requests itself."""
+    """Counts /v1 requests by method and answers by status; answers GET /bench/requests itself."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.counts: dict[str, int] = {}
+        self.statuses: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = str(scope.get("path", ""))
         if scope["type"] == "http" and path == "/bench/requests":
-            body = json.dumps({"total": sum(self.counts.values()), "by_method": self.counts}).encode()
+            body = json.dumps({"total": sum(self.counts.values()), "by_method": self.counts,
+                               "by_status": self.statuses}).encode()
             if b"reset=1" in scope.get("query_string", b""):
-                self.counts = {}
+                self.counts, self.statuses = {}, {}
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"),
                                     (b"content-length", str(len(body)).encode())]})
@@ -41,6 +43,15 @@ class Counter:
         if scope["type"] == "http" and path.startswith("/v1/"):
             method = str(scope.get("method", ""))
             self.counts[method] = self.counts.get(method, 0) + 1
+
+            async def counted(message: Any) -> None:
+                if message.get("type") == "http.response.start":
+                    status = str(message.get("status", ""))
+                    self.statuses[status] = self.statuses.get(status, 0) + 1
+                await send(message)
+
+            await self.app(scope, receive, counted)
+            return
         await self.app(scope, receive, send)
 
 

@@ -20,7 +20,9 @@ class Poller:
 
     Calls arriving within ``gather`` seconds of each other form a batch. A batch of N names of one
     kind costs N GETs, or one paged LIST of that kind (ceil(total / 200) requests): the cheaper is
-    used. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200, and the LIST parses
+    used. While requests queue behind the request-rate limit (``Provider.congested``), a batch stays open
+    (up to ``patience`` seconds): its read would only wait its turn, and the waiters gathered meanwhile share
+    it. Waiting on 200 LoRAs thus costs a request or two per tick instead of 200, and the LIST parses
     only the objects waited for. A failed LIST does not fail the batch: its waiters read with GETs
     instead, and a failed GET fails only its own.
 
@@ -31,10 +33,12 @@ class Poller:
     not list newest first is not asked again.
     """
 
-    def __init__(self, provider: Provider, totals: Mapping[str, int] | None = None, *, gather: float = 0.02) -> None:
+    def __init__(self, provider: Provider, totals: Mapping[str, int] | None = None, *, gather: float = 0.02,
+                 patience: float = 2.0) -> None:
         self.provider = provider
         self.totals = dict(totals or {})  # objects per kind in the account, from the last LIST
         self.gather = gather
+        self.patience = patience  # longest a batch stays open while requests queue behind the rate limit
         self._batches: dict[str, dict[str, list[asyncio.Future[RemoteObject | None]]]] = {}
         self._created: dict[str, dict[str, datetime | None]] = {}  # per kind, per waited name: since when it exists
         self._flushers: dict[str, asyncio.Task[None]] = {}
@@ -53,6 +57,13 @@ class Poller:
 
     async def _flush(self, kind: str) -> None:
         await asyncio.sleep(self.gather)
+        # while requests queue behind the rate limit, a read sent now would only wait its turn: the batch stays
+        # open meanwhile (up to ``patience``), so the waiters of that time share its requests instead of each
+        # spending the account's budget on a read of its own (issue 16)
+        waited = 0.0
+        while waited < self.patience and self.provider.congested():
+            await asyncio.sleep(self.gather)
+            waited += self.gather
         batch = self._batches.pop(kind, {})
         created = self._created.pop(kind, {})
         # calls made from now on form the next batch, with a flush of their own (never left waiting

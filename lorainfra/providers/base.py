@@ -35,6 +35,10 @@ class Provider(Protocol):
         """Paged LIST of one kind, parsing only the objects named: (objects of the kind, those found)."""
         ...
 
+    def congested(self) -> bool:
+        """Whether requests are queued behind the request-rate limit (a read asked now would wait its turn)."""
+        ...
+
     async def list_newest(self, kind: str, names: frozenset[str], since: datetime) -> dict[str, RemoteObject] | None:
         """The objects named (created at or after ``since``), read newest first and stopped once all are seen;
         None when the server does not list in that order. A name missing from the answer may still exist."""

@@ -51,6 +51,9 @@ class FireworksProvider:
         self._uploader = Uploader(transport=http.get("transport"), sleep=http.get("sleep", asyncio.sleep),
                                   logger=http.get("logger"), progress=upload_progress)
 
+    def congested(self) -> bool:
+        return self._http.congested()
+
     @property
     def requests(self) -> int:
         """Requests sent so far (every attempt counts)."""

@@ -76,6 +76,10 @@ class RateLimiter:
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 
+    def busy(self) -> bool:
+        """Whether a request is waiting for its turn (a later one would queue behind it)."""
+        return self.rate > 0 and self._lock.locked()
+
 
 Expect = Literal["object", "page", "any"]  # a resource with a name, a list page, or any JSON object (or nothing)
 
@@ -234,6 +238,10 @@ class HttpClient:
 
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
+
+    def congested(self) -> bool:
+        """Whether requests are queued behind the rate limit: a request asked now would wait its turn."""
+        return self._limiter.busy()
 
     async def request(
         self,

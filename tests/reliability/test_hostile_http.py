@@ -264,6 +264,9 @@ def test_retry_after_on_a_real_socket() -> None:
 class FlakyListProvider:
     """LIST fails; GET fails only for one name."""
 
+    def congested(self) -> bool:
+        return False
+
     async def list_objects(self, kind: str) -> list[RemoteObject]:
         raise ApiError(429, message="slow down")
 

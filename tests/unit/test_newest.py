@@ -130,6 +130,9 @@ def test_a_server_that_does_not_list_newest_first_gets_none(times: list[str]) ->
 class NewestProvider:
     """Answers a newest-first read with some names (None: it does not list in that order); records every read."""
 
+    def congested(self) -> bool:
+        return False
+
     def __init__(self, seen: set[str] | None) -> None:
         self.seen = seen
         self.newest: list[tuple[frozenset[str], datetime]] = []

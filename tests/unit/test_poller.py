@@ -22,6 +22,9 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 class GatedProvider:
     """Records every read; a read of a name in ``gates`` waits until the test opens that gate (no clock)."""
 
+    def congested(self) -> bool:
+        return False
+
     def __init__(self, *gated: str) -> None:
         self.gets: list[str] = []
         self.lists = 0
@@ -107,6 +110,9 @@ def test_a_read_asked_while_a_flush_is_in_flight_is_served() -> None:
 class NamedListProvider:
     """Lists 1,000 objects; records which names each LIST was asked to parse."""
 
+    def congested(self) -> bool:
+        return False
+
     def __init__(self) -> None:
         self.asked: list[frozenset[str] | None] = []
 
@@ -131,3 +137,52 @@ def test_a_list_poll_asks_only_for_the_waited_names() -> None:
     assert provider.asked == [frozenset({*(f"n{i}" for i in range(7)), "gone"})]
     assert poller.totals == {"lora": 1000}  # the kind's count, not the parsed ones: it prices the next poll
     assert [r.name if r else None for r in results] == [*(f"n{i}" for i in range(7)), None]
+
+
+class CongestedProvider:
+    """Requests queue behind the rate limit until ``free`` is set; says when the poller asked."""
+
+    def __init__(self) -> None:
+        self.free = asyncio.Event()
+        self.asked = asyncio.Event()
+        self.reads: list[list[str]] = []
+
+    def congested(self) -> bool:
+        self.asked.set()
+        return not self.free.is_set()
+
+    async def get(self, kind: str, name: str) -> RemoteObject | None:
+        self.reads.append([name])
+        return RemoteObject(kind, name, "READY", frozen_mapping({}))
+
+    async def list_some(self, kind: str, names: frozenset[str]) -> tuple[int, list[RemoteObject]]:
+        self.reads.append(sorted(names))
+        return 1, [RemoteObject(kind, n, "READY", frozen_mapping({})) for n in names]
+
+
+def test_waiters_arriving_while_requests_queue_behind_the_rate_limit_share_one_read() -> None:
+    # issue 16: under the account's request budget each waiter polled on its own (a read is sent every
+    # gather interval), spending the budget the creates needed; a read sent then would only wait its turn
+    provider = CongestedProvider()
+
+    async def main() -> list[RemoteObject | None]:
+        poller = Poller(provider, {"lora": 1}, patience=3600)  # type: ignore[arg-type]
+        first = asyncio.ensure_future(poller.get("lora", "n0"))
+        await provider.asked.wait()  # the batch is open, held by the queue (a condition, not a clock)
+        later = [asyncio.ensure_future(poller.get("lora", f"n{i}")) for i in range(1, 6)]
+        await asyncio.sleep(0)
+        provider.free.set()
+        return [await first, *[await f for f in later]]
+
+    results = run(main())
+    assert provider.reads == [[f"n{i}" for i in range(6)]]
+    assert [r.name if r else None for r in results] == [f"n{i}" for i in range(6)]
+
+
+def test_a_batch_is_read_after_its_patience_even_if_the_queue_never_drains() -> None:
+    provider = CongestedProvider()  # never free
+
+    async def main() -> RemoteObject | None:
+        return await Poller(provider, {"lora": 1}, gather=0.001, patience=0.005).get("lora", "n0")  # type: ignore[arg-type]
+
+    assert run(main()) is not None and provider.reads == [["n0"]]
