@@ -100,12 +100,16 @@ def bench_fleet(scales: tuple[float, ...], work: Path, add: Add, *, plan_at: flo
         with _emulator(work / f"budget-{scale:g}.db", seed, max_rps=BUDGET_RPS) as emu:
             budgeted = _run(emu, _cli(BUDGET_RPS, "apply", str(budget_folder), "--endpoint", emu.url,
                                       "--auto-approve", "--parallelism", "256"))
-        bound = budgeted.requests / BUDGET_RPS
-        ratio = budgeted.run.wall / bound if bound else 0.0
+        # requests needed: those of the unthrottled apply of the same fleet (429s, their retries and polls
+        # made only because the budget slowed things down are not needed); the requests it made, for reference
+        needed = applied.requests / BUDGET_RPS
+        strict = budgeted.run.wall / needed if needed else 0.0
+        made = budgeted.run.wall / (budgeted.requests / BUDGET_RPS) if budgeted.requests else 0.0
         add(f"fleet apply, {n:,} resources, emulator answering 429 beyond {BUDGET_RPS} requests/s "
                    f"(lorainfra --max-rps {BUDGET_RPS})",
-                   budgeted.row(n) + f"; {ratio:.2f}x requests/budget ({bound:.0f} s)",
-                   "<= 1.3x, no failed operation" if judged else "", ratio <= 1.3 if judged else None)
+                   budgeted.row(n) + f"; {strict:.2f}x (requests of the unthrottled apply)/budget ({needed:.0f} s), "
+                   f"{made:.2f}x its own requests/budget",
+                   "<= 1.3x, no failed operation" if judged else "", strict <= 1.3 if judged else None)
     if len(scales) > 1:
         low, high = scales[0], scales[-1]
         for what, by_scale in measured.items():
