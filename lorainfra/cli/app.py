@@ -136,8 +136,11 @@ def main(argv: list[str] | None = None) -> None:
     if "--no-color" in args:  # Terraform takes -no-color on every command: accept it anywhere
         args = [arg for arg in args if arg != "--no-color"]
         os.environ["NO_COLOR"] = "1"
+    from lorainfra.engine.heap import fewer_collections
+
     try:
-        app(args=args, standalone_mode=True)
+        with fewer_collections():
+            app(args=args, standalone_mode=True)
     except ConfigError as exc:
         err = console(stderr=True)
         for d in exc.diagnostics:
