@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,15 @@ class ConfigFolder:
     def errors(self, files: dict[str, str | bytes], **kwargs: str | None) -> list[str]:
         """Each diagnostic as 'file:line:col: message' (hint left out)."""
         return [f"{d.span}: {d.message}" for d in self.error(files, **kwargs).diagnostics]
+
+
+def node_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of ``node`` and of everything inside it (keys and list indexes), the node itself first."""
+    out = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += node_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += node_paths(value, (*path, index))
+    return out

@@ -16,6 +16,7 @@ from make_corpus import BASE, DEP, MAIN
 from lorainfra.config.loader import load_config
 from lorainfra.config.model import Config
 from lorainfra.errors import ConfigError
+from tests.config.cfgkit import node_paths
 
 VALID_LORAS = (
     "loras:\n  bot:\n    model: accounts/a/models/m\n    deployment: base\n"
@@ -168,17 +169,6 @@ EDGE_VALUES: list[Any] = [
 ]
 
 
-def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _leaves(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _leaves(value, (*path, index))
-    return out
-
-
 def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
@@ -195,7 +185,7 @@ def test_every_node_of_a_valid_config_replaced_by_edge_values() -> None:
     runs = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, doc in docs.items():
-            for path in _leaves(doc):
+            for path in node_paths(doc)[1:]:
                 for value in EDGE_VALUES:
                     changed = dict(files, **{name: yaml.safe_dump(_replace(doc, path, value), allow_unicode=True)})
                     outcome(changed, Path(tmp))

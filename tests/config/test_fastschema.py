@@ -12,6 +12,7 @@ import pytest
 from lorainfra.config import schema
 from lorainfra.config.fastschema import Unsupported, compile_schema
 from lorainfra.config.yamlsource import parse_yaml
+from tests.config.cfgkit import node_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted([*ROOT.glob("tests/config/broken/*/*.yaml"), *ROOT.glob("examples/**/*.yaml")])
@@ -40,17 +41,6 @@ def test_every_corpus_and_example_file_gets_the_same_verdict(path: Path) -> None
     _agree(_data(path))
 
 
-def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _leaves(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out += _leaves(value, (*path, index))
-    return out
-
-
 def _set(node: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
@@ -66,7 +56,7 @@ def test_mutations_of_valid_files_get_the_same_verdict() -> None:
     assert len(valid) >= 10
     checked = 0
     for data in valid:
-        for path in _leaves(data):
+        for path in node_paths(data):
             for value in rng.sample(ODD_VALUES, 6):
                 _agree(_set(copy.deepcopy(data), path, value))
                 checked += 1

@@ -14,17 +14,19 @@ import httpx
 import pytest
 
 from lorainfra.emulator import Emulator, EmulatorOptions
-from lorainfra.emulator.store import insert_row
 from lorainfra.errors import ProtocolError
 from lorainfra.kinds.registry import kind_of
 from lorainfra.live import RemoteObject
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
 from lorainfra.providers.listing import Pages, list_both_ends
+from tests.unit.deployment_rows import ACCOUNT, TEMPLATE, deployment_name, insert_deployments
 
-ACCOUNT = "acme"
 DEPLOYMENT = kind_of("deployment")
-TEMPLATE = {"baseModel": "accounts/fireworks/models/llama-v3p1-8b-instruct", "state": "READY",
-            "acceleratorType": "NVIDIA_H100_80GB", "acceleratorCount": 1, "minReplicaCount": 0, "maxReplicaCount": 1}
+_name = deployment_name
+
+
+def _insert(emu: Emulator, ids: range) -> None:
+    insert_deployments(emu, ids)
 
 
 @pytest.fixture
@@ -32,20 +34,6 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
     emu = Emulator(tmp_path / "emulator.db", EmulatorOptions())
     yield emu
     emu.close()
-
-
-def _name(i: int) -> str:
-    return f"accounts/{ACCOUNT}/deployments/d{(i * 7919) % 100003:06d}-{i}"  # not created in name order
-
-
-def _insert(emu: Emulator, ids: range) -> None:
-    with emu.store.tx() as db:
-        for i in ids:
-            name = _name(i)
-            insert_row(db, "deployments", {
-                "account": ACCOUNT, "id": name.rsplit("/", 1)[1], "name": name, "state": "READY",
-                "create_time": 1000.0 + i, "update_time": 1000.0 + i, "next_at": None,
-                "data": {**TEMPLATE, "name": name}, "internal": {}})
 
 
 def _delete(emu: Emulator, name: str) -> None:

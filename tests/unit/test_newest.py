@@ -16,17 +16,13 @@ import pytest
 from lorainfra.config.model import frozen_mapping
 from lorainfra.emulator import Emulator, EmulatorOptions
 from lorainfra.emulator.clock import rfc3339
-from lorainfra.emulator.store import insert_row
 from lorainfra.engine.poller import NEWEST_FROM, Poller
 from lorainfra.errors import ApiError
 from lorainfra.live import RemoteObject
 from lorainfra.providers.fireworks import FireworksProvider, local_provider
 from lorainfra.providers.listing import Pages
 from lorainfra.providers.newest import created_at, list_newest
-
-ACCOUNT = "acme"
-TEMPLATE = {"baseModel": "accounts/fireworks/models/llama-v3p1-8b-instruct", "state": "READY",
-            "acceleratorType": "NVIDIA_H100_80GB", "acceleratorCount": 1, "minReplicaCount": 0, "maxReplicaCount": 1}
+from tests.unit.deployment_rows import ACCOUNT, deployment_name, insert_deployments
 
 
 @pytest.fixture
@@ -37,17 +33,11 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 
 
 def _name(i: int) -> str:
-    return f"accounts/{ACCOUNT}/deployments/d{(i * 7919) % 100003:06d}-{i}"  # not created in name order
+    return deployment_name(i)
 
 
 def _insert(emu: Emulator, count: int) -> None:
-    with emu.store.tx() as db:
-        for i in range(count):
-            name = _name(i)
-            insert_row(db, "deployments", {
-                "account": ACCOUNT, "id": name.rsplit("/", 1)[1], "name": name, "state": "READY",
-                "create_time": 1000.0 + i, "update_time": 1000.0 + i, "next_at": None,
-                "data": {**TEMPLATE, "name": name, "createTime": rfc3339(1000.0 + i)}, "internal": {}})
+    insert_deployments(emu, range(count))
 
 
 def _counted(provider: FireworksProvider, log: list[Mapping[str, Any]]) -> None:
