@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -97,7 +96,7 @@ def _early_workspace(ctx: typer.Context, directory: str,
 
 
 async def _plan_early(ctx: typer.Context, directory: str, endpoint: str | None, sink: EventSink,
-                      options: PlanOptions, stop: asyncio.Event) -> tuple[Workspace, Planned]:
+                      options: PlanOptions, stop: asyncio.Event) -> Planned:
     """A plan whose refresh runs while the config loads (in a worker thread): the refresh is mostly waiting for
     the API, the config load is CPU. The state is read, and the lock holder asked, before the refresh starts, as
     in ``_plan``. When the loaded config's settings are not the ones the refresh started with, or the config
@@ -109,8 +108,7 @@ async def _plan_early(ctx: typer.Context, directory: str, endpoint: str | None, 
 
     found = _early_workspace(ctx, directory, endpoint)
     if found is None:
-        ws = _workspace(ctx, directory, endpoint)
-        return ws, await _plan(ws, sink, options, stop)
+        return await _plan(_workspace(ctx, directory, endpoint), sink, options, stop)
     early, lock, state = found
     async with early.provider() as provider:
         refreshing = start_refresh(provider)
@@ -126,10 +124,10 @@ async def _plan_early(ctx: typer.Context, directory: str, endpoint: str | None, 
         same = dataclasses.replace(ws.config, resources=early.config.resources, files=(), digest="", warnings=(),
                                    moves=()) == early.config and ws.settings == early.settings
         if same:
-            return ws, await until_stopped(make_plan(ws.config, provider, state, sink, options, lock=lock,
+            return await until_stopped(make_plan(ws.config, provider, state, sink, options, lock=lock,
                                                      refreshing=refreshing), stop, "planning")
         await refreshing.cancel()
-    return ws, await _plan(ws, sink, options, stop)
+    return await _plan(ws, sink, options, stop)
 
 
 def _raise_plan_errors(planned: Planned) -> None:
@@ -206,26 +204,19 @@ def plan(
     from lorainfra.state.model import State
 
     fmt_ = check_format(format_, as_json)
-    if not out:  # the refresh starts while the config loads; a saved plan refreshes under the lock, as below
+    if out:  # a saved plan refreshes under the lock
+        ws = _workspace(ctx, directory, endpoint)
         options = _options(destroy, target, replace, refresh_only, no_adopt)
-        ws, planned = run_async(lambda stop: _plan_early(ctx, directory, endpoint, PlainSink(sys.stderr), options,
-                                                         stop))
-        _raise_plan_errors(planned)
-        emit_plan(planned.plan, fmt_)
-        if detailed_exitcode and planned.plan.has_changes:
-            raise typer.Exit(2)
-        return
-    ws = _workspace(ctx, directory, endpoint)
-    options = _options(destroy, target, replace, refresh_only, no_adopt)
-    with ExitStack() as stack:
-        if out:
-            stack.enter_context(ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)))
+        with ws.backend.lock("plan --out", timeout=parse_timeout(lock_timeout)):
             if ws.backend.read() is None:  # fix the lineage now, so the saved plan can be checked against it
                 ws.backend.write(State.new(), operation="plan --out")
-        planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options, stop, locked=bool(out)))
-        _raise_plan_errors(planned)
-        if out:
+            planned = run_async(lambda stop: _plan(ws, PlainSink(sys.stderr), options, stop, locked=True))
+            _raise_plan_errors(planned)
             write_plan_file(out, planned.plan, config_dir=str(Path(ws.config.root)))
+    else:  # the refresh starts while the config loads
+        options = _options(destroy, target, replace, refresh_only, no_adopt)
+        planned = run_async(lambda stop: _plan_early(ctx, directory, endpoint, PlainSink(sys.stderr), options, stop))
+        _raise_plan_errors(planned)
     emit_plan(planned.plan, fmt_)
     if out:
         sys.stderr.write(f"Saved the plan to {out}. Apply exactly this plan with: lorainfra apply {out}\n")
