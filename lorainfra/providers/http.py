@@ -22,6 +22,7 @@ from lorainfra import __version__
 from lorainfra.config.model import DEFAULT_MAX_RPS
 from lorainfra.config.settings import clean_api_key
 from lorainfra.errors import ApiError, LorainfraError, ProtocolError, TransportError, redact
+from lorainfra.providers.listing import follow_token
 from lorainfra.providers.streams import AsyncioBackend
 
 PAGE_SIZE = 200
@@ -422,13 +423,7 @@ class HttpClient:
                 pages += 1
                 raw_items, token = self._page(page, collection, path)
                 if token:
-                    if token in seen:
-                        raise ProtocolError(f"GET {path}: the server sent a repeated nextPageToken after {pages} "
-                                            "pages: it is paging in a loop; stopped listing")
-                    if pages >= self._limits.max_pages:
-                        raise ProtocolError(f"GET {path}: more than {self._limits.max_pages} pages; stopped listing "
-                                            "(is the endpoint the Fireworks API?)")
-                    seen.add(token)
+                    follow_token(f"GET {path}", token, seen, pages, self._limits.max_pages)
                     pending = fetch(token)
                     for _ in range(3):  # let the next request reach the socket before parsing this page
                         await asyncio.sleep(0)

@@ -40,6 +40,21 @@ DESCENDING = "name desc"
 BOTH_ENDS_FROM = 8  # pages still to list, after the first, from which the second end is worth its extra request
 
 
+def follow_token(what: str, token: str, followed: set[str], pages: int, max_pages: int) -> None:
+    """The one rule for following a ``nextPageToken`` after ``pages`` pages (``what``: "GET /v1/...", for the
+    message): a token already followed means the server pages in a loop, and more than ``max_pages`` pages an
+    endless listing; either stops the listing (ProtocolError). A token to follow is recorded in ``followed``."""
+    if not token:
+        return
+    if token in followed:
+        raise ProtocolError(f"{what}: the server sent a repeated nextPageToken after {pages} "
+                            "pages: it is paging in a loop; stopped listing")
+    if pages >= max_pages:
+        raise ProtocolError(f"{what}: more than {max_pages} pages; stopped listing "
+                            "(is the endpoint the Fireworks API?)")
+    followed.add(token)
+
+
 @dataclass(frozen=True)
 class Pages:
     """How pages are fetched and checked: the GET, the page check, the page size and the page cap."""
@@ -96,13 +111,7 @@ class _Listing:
         """Record a page of ``stream`` (token, items, the total hint); raise for a looping or endless listing."""
         self.count += 1
         items, token = self.pages.split(page)
-        if token and token in stream.tokens:
-            raise ProtocolError(f"{self.pages.what}: the server sent a repeated nextPageToken after {self.count} "
-                                "pages: it is paging in a loop; stopped listing")
-        if token and self.count >= self.pages.max_pages:
-            raise ProtocolError(f"{self.pages.what}: more than {self.pages.max_pages} pages; stopped listing "
-                                "(is the endpoint the Fireworks API?)")
-        stream.tokens.add(token)
+        follow_token(self.pages.what, token, stream.tokens, self.count, self.pages.max_pages)
         stream.token, stream.ended = token, not token
         stream.items.extend(items)
         total = page.get("totalSize")

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from lorainfra.errors import ApiError, ProtocolError
-from lorainfra.providers.listing import Pages
+from lorainfra.errors import ApiError
+from lorainfra.providers.listing import Pages, follow_token
 
 T = TypeVar("T")
 NEWEST_FIRST = "createTime desc"
@@ -45,7 +45,9 @@ async def list_newest(pages: Pages, params: Mapping[str, Any], names: frozenset[
     found: dict[str, T] = {}
     previous: datetime | None = None
     token = ""
-    for _ in range(pages.max_pages):
+    followed: set[str] = set()
+    count = 0
+    while True:
         try:
             page = await pages.fetch({**query, "pageToken": token} if token else query)
         except ApiError as exc:
@@ -53,6 +55,7 @@ async def list_newest(pages: Pages, params: Mapping[str, Any], names: frozenset[
                 return None  # the order is refused
             raise
         items, token = pages.split(page)
+        count += 1
         for item in items:
             created = created_at(item.get("createTime"))
             if created is None or (previous is not None and created > previous):
@@ -62,5 +65,4 @@ async def list_newest(pages: Pages, params: Mapping[str, Any], names: frozenset[
                 found[item["name"]] = parse(item)
         if len(found) == len(names) or not token or (previous is not None and previous < since):
             return found
-    raise ProtocolError(f"{pages.what}: more than {pages.max_pages} pages; stopped listing "
-                        "(is the endpoint the Fireworks API?)")
+        follow_token(pages.what, token, followed, count, pages.max_pages)
